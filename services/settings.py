@@ -1,0 +1,70 @@
+"""Settings shared by the three services, read from the environment (prefix ``GAR_``).
+
+One object describes the whole testbed so that each service can compute the others' URLs
+(the mocks and the broker point at each other by default) while a real peer can replace
+either mock by registering its metadata instead.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GAR_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="keys, SQLite file, generated files")
+    host: str = "127.0.0.1"
+    broker_port: int = 8000
+    idp_port: int = 8001
+    provider_port: int = 8002
+    # Public base URLs; default to loopback with the ports above.
+    broker_url: str | None = None
+    idp_url: str | None = None
+    provider_url: str | None = None
+    database_url: str | None = Field(
+        default=None, validation_alias="DATABASE_URL", description="SQLAlchemy URL; SQLite by default"
+    )
+    clock_skew_seconds: int = Field(default=120, ge=0, le=600)
+    assertion_lifetime_seconds: int = Field(default=300, ge=30, le=3600)
+    login_state_lifetime_seconds: int = Field(default=900, ge=60, le=86400)
+    max_xml_bytes: int = Field(default=256 * 1024, ge=4096, le=10 * 1024 * 1024)
+    ido_scope: str = Field(default="provider", pattern="^(provider|global)$")
+    # Extra trusted peers: metadata files or URLs, registered at start-up.
+    idp_metadata: list[str] = Field(default_factory=list)
+    sp_metadata: list[str] = Field(default_factory=list)
+    want_authn_requests_signed: bool = True
+    # Upstream identity-provider shape spoken by the mock: "ent" or "educonnect".
+    idp_shape: str = Field(default="ent", pattern="^(ent|educonnect)$")
+    idp_talkative: bool = False
+    # Provider mock: which resource its /resource page opens, and whether it is naive.
+    provider_naive: bool = False
+
+    @property
+    def broker_base(self) -> str:
+        return (self.broker_url or f"http://{self.host}:{self.broker_port}").rstrip("/")
+
+    @property
+    def idp_base(self) -> str:
+        return (self.idp_url or f"http://{self.host}:{self.idp_port}").rstrip("/")
+
+    @property
+    def provider_base(self) -> str:
+        return (self.provider_url or f"http://{self.host}:{self.provider_port}").rstrip("/")
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'broker.sqlite3').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
