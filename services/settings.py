@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     # Extra trusted peers: metadata files or URLs, registered at start-up.
     idp_metadata: list[str] = Field(default_factory=list)
     sp_metadata: list[str] = Field(default_factory=list)
+    # Service providers the identity-provider mock trusts besides the broker (files or URLs).
+    idp_mock_sp_metadata: list[str] = Field(default_factory=list)
     want_authn_requests_signed: bool = True
     # Upstream identity-provider shape spoken by the mock: "ent" or "educonnect".
     idp_shape: str = Field(default="ent", pattern="^(ent|educonnect)$")

@@ -1,0 +1,180 @@
+"""The audit trail: one append-only, hash-chained record per decision.
+
+A record holds who (internal person reference, never a value from an assertion), which
+provider, resource and establishment, the decision and its basis, the attribute *codes*
+released and a SHA-256 digest of the values — never the values. Each record's hash covers
+its fields and the previous record's hash, so editing or deleting a record breaks the chain
+(:func:`verify_chain`).
+
+Appends are serialised on the single ``audit_head`` row: the first statement of an append
+updates it, which on PostgreSQL takes its row lock until commit and on SQLite takes the
+database's write lock. Two concurrent decisions therefore chain one after the other instead of
+both claiming the same predecessor. The record joins the caller's transaction: a decision
+that rolls back leaves no record, and none is committed here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from broker.domain import Grant, Refusal, Release
+from broker.models import AuditHead, AuditRecord
+
+GENESIS = "0" * 64
+_HEAD_ID = 1
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one serialisation hashed: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def values_digest(release: Release) -> str:
+    return hashlib.sha256(
+        canonical_json({code: list(values) for code, values in release.attributes.items()})
+    ).hexdigest()
+
+
+def _clip(value: str | None, size: int) -> str | None:
+    """Untrusted identifiers (a requested resource id, say) are cut to the column size."""
+    return None if value is None else value[:size]
+
+
+def _fields(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "at": record.at.astimezone(UTC).isoformat(),
+        "person_pk": record.person_pk,
+        "provider_entity_id": record.provider_entity_id,
+        "resource_id": record.resource_id,
+        "uai": record.uai,
+        "profile": record.profile,
+        "protocol": record.protocol,
+        "decision": record.decision,
+        "code": record.code,
+        "basis": record.basis,
+        "released_codes": list(record.released_codes or []),
+        "values_digest": record.values_digest,
+        "assertion_id": record.assertion_id,
+        "prev_hash": record.prev_hash,
+    }
+
+
+def record_hash(record: AuditRecord) -> str:
+    return hashlib.sha256(record.prev_hash.encode() + canonical_json(_fields(record))).hexdigest()
+
+
+def _lock_head(session: Session) -> AuditHead:
+    """Take the append lock (a write, first) and return the chain head."""
+    locked = session.execute(
+        update(AuditHead).where(AuditHead.id == _HEAD_ID).values(last_id=AuditHead.last_id)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(locked, "rowcount", 0) != 1:
+        # Only for a schema made without the migration (which creates the row).
+        session.add(AuditHead(id=_HEAD_ID, last_id=None, last_hash=GENESIS, anchor_hash=GENESIS))
+        session.flush()
+    head = session.scalars(
+        select(AuditHead).where(AuditHead.id == _HEAD_ID).with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    return head
+
+
+def record(
+    session: Session,
+    *,
+    person_pk: int | None,
+    provider_entity_id: str | None,
+    resource_id: str | None,
+    uai: str | None,
+    protocol: str,
+    decision: Grant | Refusal,
+    release: Release | None,
+    assertion_id: str | None,
+    at: datetime,
+) -> AuditRecord:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("audit times must be timezone-aware")
+    at = at.astimezone(UTC)
+    if isinstance(decision, Grant):
+        outcome, code, profile = "granted", "access.granted", decision.profile
+        basis: dict[str, Any] | None = {
+            "basis": decision.basis,
+            "subscription_ids": list(decision.subscription_ids),
+            "assignment_ids": list(decision.assignment_ids),
+            "uais": list(decision.uais),
+        }
+    else:
+        outcome, code, profile, basis = "refused", decision.code, None, None
+    head = _lock_head(session)
+    entry = AuditRecord(
+        at=at,
+        person_pk=person_pk,
+        provider_entity_id=_clip(provider_entity_id, 1024),
+        resource_id=_clip(resource_id, 255),
+        uai=_clip(uai, 255),
+        profile=profile,
+        protocol=protocol[:16],
+        decision=outcome,
+        code=code[:64],
+        basis=basis,
+        released_codes=list(release.attributes) if release is not None else [],
+        values_digest=values_digest(release) if release is not None else None,
+        assertion_id=_clip(assertion_id, 256),
+        prev_hash=head.last_hash,
+    )
+    entry.hash = record_hash(entry)
+    session.add(entry)
+    session.flush()
+    head.last_id = entry.id
+    head.last_hash = entry.hash
+    session.flush()
+    return entry
+
+
+def verify_chain(session: Session) -> int | None:
+    """The id of the first record that breaks the chain, or None when it holds.
+
+    A missing tail (the newest records deleted) is reported as the id the head remembers.
+    """
+    head = session.get(AuditHead, _HEAD_ID, populate_existing=True)
+    expected = head.anchor_hash if head is not None else GENESIS
+    for entry in session.scalars(
+        select(AuditRecord).order_by(AuditRecord.id).execution_options(populate_existing=True,
+                                                                       yield_per=500)
+    ):
+        if entry.prev_hash != expected or record_hash(entry) != entry.hash:
+            return entry.id
+        expected = entry.hash
+    if head is not None and head.last_hash != expected:
+        return head.last_id if head.last_id is not None else 0
+    return None
+
+
+def purge(session: Session, before: datetime) -> int:
+    """Delete the oldest records up to the first one at or after ``before``; re-anchor.
+
+    Only a prefix of the chain is removed, so what is kept still verifies from the new anchor.
+    Returns the number of records deleted.
+    """
+    if before.tzinfo is None:
+        raise ValueError("purge cut-off must be timezone-aware")
+    head = _lock_head(session)
+    first_kept = session.scalars(
+        select(AuditRecord).where(AuditRecord.at >= before).order_by(AuditRecord.id).limit(1)
+    ).first()
+    query = delete(AuditRecord)
+    if first_kept is not None:
+        query = query.where(AuditRecord.id < first_kept.id)
+        head.anchor_hash = first_kept.prev_hash
+    else:
+        head.anchor_hash = head.last_hash
+    result = session.execute(query.execution_options(synchronize_session=False))
+    session.flush()
+    return int(getattr(result, "rowcount", 0) or 0)

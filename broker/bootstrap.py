@@ -1,0 +1,90 @@
+"""Getting a broker ready: database schema, keys, synthetic academy, trusted peers.
+
+`prepare` is what `gar-testbed up` and `seed` run, and what the end-to-end tests run: it is
+idempotent, so running it on every start is safe and a restart keeps keys and data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from broker import trust
+from broker.db import make_engine, migrate, session_factory
+from broker.seed import seed
+from services import dataset
+from services.keys import load_or_create, load_secret
+from services.peers import read_metadata
+from services.settings import Settings
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def mock_metadata(settings: Settings) -> dict[str, bytes]:
+    """The two mocks' metadata, computed from their keys (no server needs to be up)."""
+    from idp_mock.app import metadata_xml as idp_metadata
+    from provider_mock.app import metadata_xml as provider_metadata
+
+    return {"idp_mock": idp_metadata(settings), "provider_mock": provider_metadata(settings)}
+
+
+def prepare(settings: Settings, *, progress: Progress | None = None) -> dict[str, int]:
+    say = progress or _quiet
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    say("clés : génération ou lecture (broker, idp, provider)")
+    for name in ("broker", "idp", "provider"):
+        load_or_create(settings.keys_dir, name, f"gar-testbed {name}")
+    load_secret(settings.keys_dir, "ido")
+    say("base de données : migrations")
+    engine = make_engine(settings.sqlalchemy_url)
+    migrate(engine)
+    sessions = session_factory(engine)
+    say("annuaire et catalogue : académie synthétique")
+    data = dataset.build(provider_base=settings.provider_base)
+    with sessions.begin() as session:
+        summary = seed(session, data)
+    say("registre de confiance : métadonnées des services simulés")
+    metadata_dir = settings.data_dir / "metadata"
+    metadata_dir.mkdir(exist_ok=True)
+    sources: list[tuple[str, bytes]] = []
+    for name, xml in mock_metadata(settings).items():
+        path = metadata_dir / f"{name}.xml"
+        path.write_bytes(xml)
+        sources.append((str(path), xml))
+    for source in [*settings.idp_metadata, *settings.sp_metadata]:
+        sources.append((source, _fetch(source, settings)))
+    with sessions.begin() as session:
+        for source, xml in sources:
+            trust.register(session, xml, source=source)
+    engine.dispose()
+    counts = dict(_counts(summary))
+    counts["peers"] = len(sources)
+    return counts
+
+
+def _counts(summary: object) -> dict[str, int]:
+    if isinstance(summary, dict):
+        return {str(k): int(v) for k, v in summary.items()}
+    fields = getattr(summary, "__dataclass_fields__", {})
+    return {name: int(getattr(summary, name)) for name in fields}
+
+
+def _fetch(source: str, settings: Settings) -> bytes:
+    return read_metadata(source, max_bytes=trust.MAX_METADATA_BYTES)
+
+
+def trust_add(settings: Settings, source: str) -> str:
+    """Register a real peer (its metadata file or URL); returns its entity id."""
+    xml = _fetch(source, settings)
+    sessions = session_factory(make_engine(settings.sqlalchemy_url))
+    with sessions.begin() as session:
+        return trust.register(session, xml, source=source).entity_id
+
+
+def trust_list(settings: Settings) -> list[tuple[str, str, str]]:
+    sessions = session_factory(make_engine(settings.sqlalchemy_url))
+    with sessions() as session:
+        return trust.peers(session)

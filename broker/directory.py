@@ -1,0 +1,147 @@
+"""From what the identity provider says to our directory record of the person.
+
+Two shapes are accepted (GAR_REFERENCE §4a), and nothing else the provider sends is read:
+- ENT-style: exactly one ``idEnt`` and one ``GARPersonIdentifiant``; the person is the record
+  with that id fed by that ENT.
+- ÉduConnect-style: ``FrEduCtRefId`` values; those of the form ``{AAF}<academy>:<join key>``
+  (built by :func:`educonnect_ref_id`, the one place that format lives) name the record with
+  that join key, provided one of its establishments belongs to that academy. Several values
+  naming different people is ambiguous and matches no one.
+When both shapes are present the ENT one wins: it names the record directly.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from broker.domain import Authentication, PersonView
+from broker.models import (
+    Establishment,
+    Group,
+    GroupMember,
+    Person,
+    PersonLevel,
+    PersonProfile,
+    PersonSubject,
+    RespAff,
+    Subject,
+)
+from services.attributes import normalise_profile
+
+AAF_PREFIX = "{AAF}"
+_MAX_VALUE = 256
+_MAX_REF_VALUES = 16
+
+
+def educonnect_ref_id(academy: str, join_key: str) -> str:
+    """The ``FrEduCtRefId`` value carrying an academy code and a join key."""
+    if not academy or ":" in academy or not join_key:
+        raise ValueError("an academy code without ':' and a non-empty join key are needed")
+    return f"{AAF_PREFIX}{academy}:{join_key}"
+
+
+def parse_educonnect_ref_id(value: str) -> tuple[str, str] | None:
+    """(academy, join key) from an ``{AAF}`` value; None for any other value."""
+    if not isinstance(value, str) or len(value) > _MAX_VALUE or not value.startswith(AAF_PREFIX):
+        return None
+    academy, colon, join_key = value[len(AAF_PREFIX):].partition(":")
+    if not colon or not academy or not join_key or len(join_key) > 64:
+        return None
+    if not (academy.isprintable() and join_key.isprintable()):
+        return None
+    return academy, join_key
+
+
+def _single(values: Sequence[str] | None) -> str | None:
+    """The one value of an attribute; None when absent, repeated, empty or oversized."""
+    if values is None or isinstance(values, str) or len(values) != 1:
+        return None
+    value = values[0]
+    if not isinstance(value, str) or not value or len(value) > 64:
+        return None
+    return value
+
+
+def find_person(session: Session, auth: Authentication) -> PersonView | None:
+    attributes = auth.attributes
+    ent_id = _single(attributes.get("idEnt"))
+    person_id = _single(attributes.get("GARPersonIdentifiant"))
+    if ent_id is not None and person_id is not None:
+        pk = session.scalar(
+            select(Person.id).where(Person.person_id == person_id, Person.ent_id == ent_id))
+        return None if pk is None else load_person(session, pk)
+    refs = attributes.get("FrEduCtRefId")
+    if refs is None or isinstance(refs, str):
+        return None
+    found: set[int] = set()
+    for value in list(refs)[:_MAX_REF_VALUES]:
+        parsed = parse_educonnect_ref_id(value)
+        if parsed is None:
+            continue
+        academy, join_key = parsed
+        pk = session.scalar(
+            select(Person.id)
+            .join(PersonProfile, PersonProfile.person_pk == Person.id)
+            .join(Establishment, Establishment.uai == PersonProfile.uai)
+            .where(Person.join_key == join_key, Establishment.academy == academy)
+            .limit(1))
+        if pk is not None:
+            found.add(pk)
+    if len(found) != 1:
+        return None
+    return load_person(session, found.pop())
+
+
+def load_person(session: Session, pk: int) -> PersonView:
+    """The directory view of person ``pk``; LookupError when there is none."""
+    person = session.get(Person, pk)
+    if person is None:
+        raise LookupError(f"no person {pk}")
+    profiles: dict[str, str] = {}
+    for uai, profile in session.execute(
+        select(PersonProfile.uai, PersonProfile.profile).where(PersonProfile.person_pk == pk)
+    ):
+        try:
+            profiles[uai] = normalise_profile(profile)
+        except ValueError:
+            continue  # an unknown profile grants nothing in that establishment
+    divisions: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    groups: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for uai, code, label, status in session.execute(
+        select(Group.uai, Group.code, Group.label, Group.status)
+        .join(GroupMember, GroupMember.group_id == Group.id)
+        .where(GroupMember.person_pk == pk)
+    ):
+        (divisions if status == "DIVISION" else groups)[uai].append((code, label))
+    levels: dict[str, list[str]] = defaultdict(list)
+    for uai, level in session.execute(
+        select(PersonLevel.uai, PersonLevel.mefstat4).where(PersonLevel.person_pk == pk)
+    ):
+        levels[uai].append(level)
+    subjects: dict[str, list[str]] = defaultdict(list)
+    for uai, code in session.execute(
+        select(Subject.uai, Subject.code)
+        .join(PersonSubject, PersonSubject.subject_id == Subject.id)
+        .where(PersonSubject.person_pk == pk)
+    ):
+        subjects[uai].append(code)
+    respaff = session.scalars(select(RespAff.uai).where(RespAff.person_pk == pk)).all()
+    return PersonView(
+        pk=person.id,
+        person_id=person.person_id,
+        ent_id=person.ent_id,
+        profiles=profiles,
+        last_name=person.last_name,
+        first_name=person.first_name,
+        civility=person.civility,
+        emails=tuple(person.emails or ()),
+        divisions={uai: tuple(sorted(v)) for uai, v in divisions.items()},
+        groups={uai: tuple(sorted(v)) for uai, v in groups.items()},
+        levels={uai: tuple(sorted(v)) for uai, v in levels.items()},
+        subjects={uai: tuple(sorted(v)) for uai, v in subjects.items()},
+        respaff=tuple(sorted(respaff)),
+    )

@@ -1,0 +1,57 @@
+"""What each stable error code means to the person who sees it, in French.
+
+Codes are the contract (tests and integrators match on them); the sentences may change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    reason: str
+    action: str
+
+
+_PEER = "Vérifiez la configuration de votre fournisseur et ses métadonnées enregistrées au GAR."
+_IDP = "Recommencez la connexion depuis votre ENT ; si l'erreur persiste, transmettez ce code à l'équipe de l'ENT."
+
+MESSAGES: dict[str, Message] = {
+    "saml.xml.too_large": Message("Message trop volumineux", "Le message SAML dépasse la taille autorisée.", _PEER),
+    "saml.xml.malformed": Message("Message illisible", "Le message SAML n'est pas un XML bien formé.", _PEER),
+    "saml.xml.dtd_forbidden": Message("Message refusé", "Le message SAML contient une DTD, une entité ou une instruction interdite.", _PEER),
+    "saml.binding.invalid": Message("Requête incorrecte", "Les paramètres SAML de la requête sont absents ou mal encodés.", _PEER),
+    "saml.signature.missing": Message("Signature absente", "Le message SAML n'est pas signé.", _PEER),
+    "saml.signature.invalid": Message("Signature invalide", "La signature du message SAML ne correspond à aucun certificat de confiance.", _PEER),
+    "saml.signature.algorithm": Message("Algorithme refusé", "Le message est signé avec un algorithme non autorisé (SHA-1).", _PEER),
+    "saml.message.unexpected": Message("Message inattendu", "La structure du message SAML n'est pas celle attendue.", _PEER),
+    "saml.issuer.unknown": Message("Émetteur inconnu", "L'émetteur du message n'est pas enregistré dans le registre de confiance du GAR.", _PEER),
+    "saml.issuer.mismatch": Message("Émetteur inattendu", "Le message ne provient pas du fournisseur d'identité sollicité.", _IDP),
+    "saml.destination.mismatch": Message("Destination incorrecte", "Le message est adressé à un autre point d'accès que celui du GAR.", _PEER),
+    "saml.recipient.mismatch": Message("Destinataire incorrect", "L'assertion est destinée à un autre point d'accès.", _PEER),
+    "saml.audience.mismatch": Message("Audience incorrecte", "L'assertion est destinée à un autre service.", _PEER),
+    "saml.time.expired": Message("Assertion expirée", "L'assertion n'est plus valide.", _IDP),
+    "saml.time.not_yet_valid": Message("Assertion pas encore valide", "L'assertion n'est pas encore valide (horloges désynchronisées ?).", _IDP),
+    "saml.in_response_to.mismatch": Message("Réponse inattendue", "La réponse ne correspond pas à la demande d'authentification envoyée.", _IDP),
+    "saml.in_response_to.unsolicited": Message("Réponse non sollicitée", "Le GAR n'accepte pas de réponse sans demande préalable.", _IDP),
+    "saml.status.failure": Message("Authentification échouée", "Le fournisseur d'identité a répondu par un échec.", _IDP),
+    "saml.encrypted.unsupported": Message("Assertion chiffrée", "Les assertions chiffrées ne sont pas prises en charge par ce banc d'essai.", _PEER),
+    "saml.subject.confirmation": Message("Confirmation absente", "L'assertion ne contient pas de confirmation de type « bearer » valide.", _PEER),
+    "saml.metadata.invalid": Message("Métadonnées invalides", "Les métadonnées du partenaire sont invalides ou expirées.", _PEER),
+    "saml.replay": Message("Assertion déjà utilisée", "Cette assertion a déjà été présentée : une assertion ne sert qu'une fois.", _IDP),
+    "sso.unknown_sp": Message("Fournisseur inconnu", "Le fournisseur de ressources qui vous envoie n'est pas enregistré au GAR.", "Contactez l'éditeur de la ressource."),
+    "sso.acs_not_registered": Message("Adresse de retour refusée", "L'adresse de retour demandée ne figure pas dans les métadonnées du fournisseur.", _PEER),
+    "sso.unknown_resource": Message("Ressource inconnue", "Le RelayState ne désigne aucune ressource de ce fournisseur enregistrée au GAR.", "Le RelayState doit porter l'URL de la ressource telle qu'enregistrée au GAR."),
+    "sso.relay_state_invalid": Message("RelayState invalide", "Le RelayState est trop long ou n'est pas une URL valide.", "Le RelayState doit porter l'URL de la ressource telle qu'enregistrée au GAR."),
+    "sso.no_identity_provider": Message("Aucun fournisseur d'identité", "Aucun fournisseur d'identité n'est enregistré au GAR.", "Enregistrez les métadonnées de votre ENT (gar-testbed trust add)."),
+    "sso.unknown_identity_provider": Message("Fournisseur d'identité inconnu", "Le fournisseur d'identité choisi n'est pas enregistré.", "Choisissez un fournisseur dans la liste."),
+    "sso.state_unknown": Message("Session de connexion introuvable", "La demande de connexion est inconnue, expirée ou déjà utilisée.", "Recommencez depuis la ressource ou le médiacentre."),
+    "mediacentre.bad_request": Message("Lien du médiacentre invalide", "Les paramètres idENT, idEtab et idSrc (en Base64) sont absents ou mal encodés.", "Recommencez depuis le médiacentre de votre ENT."),
+    "access.unknown_person": Message("Personne inconnue", "La personne authentifiée est inconnue de l'annuaire du GAR.", "Vérifiez que l'ENT a bien transmis cette personne dans son flux d'annuaire."),
+}
+
+
+def message_for(code: str) -> Message:
+    return MESSAGES.get(code, Message("Erreur", "La demande n'a pas pu aboutir.", _PEER))

@@ -1,0 +1,390 @@
+"""The broker's database: directory, catalogue, subscriptions, trust, flow state, audit.
+
+Portable to SQLite and PostgreSQL. Every timestamp is timezone-aware and stored as UTC
+(:class:`UTCDateTime`), because SQLite drops the offset and a naive datetime compared with an
+aware one is a crash in a security check. The audit tables carry no foreign keys on purpose:
+a directory snapshot that removes a person must not rewrite (and so break) the hash chain.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+UAI = String(45)
+PERSON_ID = String(64)
+ENTITY_ID = String(1024)
+RESOURCE_ID = String(255)
+SUBSCRIPTION_ID = String(64)  # 45 on the wire; room for the "_" kept on deletion
+NAME = String(500)
+CODE = String(255)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; naive input is a programming error."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    # Named constraints, so later migrations (and SQLite batch mode) can address them.
+    metadata = MetaData(naming_convention=NAMING)
+
+
+# --- directory -----------------------------------------------------------------------------
+
+
+class Establishment(Base):
+    __tablename__ = "establishments"
+
+    uai: Mapped[str] = mapped_column(UAI, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME)
+    kind: Mapped[str | None] = mapped_column(String(32))  # ecole | college | lycee
+    academy: Mapped[str | None] = mapped_column(String(64))
+    city: Mapped[str | None] = mapped_column(String(255))
+    ent_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Person(Base):
+    __tablename__ = "persons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(PERSON_ID, unique=True)
+    ent_id: Mapped[str] = mapped_column(String(64), index=True)
+    join_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    last_name: Mapped[str] = mapped_column(NAME)
+    first_name: Mapped[str] = mapped_column(NAME)
+    civility: Mapped[str | None] = mapped_column(String(8))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    ine: Mapped[str | None] = mapped_column(String(16))
+    emails: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class PersonProfile(Base):
+    __tablename__ = "person_profiles"
+    __table_args__ = (UniqueConstraint("person_pk", "uai"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_pk: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    uai: Mapped[str] = mapped_column(ForeignKey("establishments.uai", ondelete="CASCADE"),
+                                     index=True)
+    profile: Mapped[str] = mapped_column(String(32))
+
+
+class Group(Base):
+    """A class (status ``DIVISION``) or a group (``GROUPE``) of one establishment."""
+
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("uai", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uai: Mapped[str] = mapped_column(ForeignKey("establishments.uai", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(CODE)
+    label: Mapped[str] = mapped_column(NAME)
+    status: Mapped[str] = mapped_column(String(16))
+    divisions: Mapped[list[str]] = mapped_column(JSON, default=list)  # GARGroupeDivAppartenance
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+    __table_args__ = (UniqueConstraint("group_id", "person_pk"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    person_pk: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"),
+                                           index=True)
+
+
+class Mef(Base):
+    __tablename__ = "mefs"
+    __table_args__ = (UniqueConstraint("uai", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uai: Mapped[str] = mapped_column(ForeignKey("establishments.uai", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(11))
+    label: Mapped[str] = mapped_column(NAME)
+    mefstat4: Mapped[str | None] = mapped_column(String(4))
+
+
+class PersonMef(Base):
+    __tablename__ = "person_mefs"
+    __table_args__ = (UniqueConstraint("person_pk", "mef_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_pk: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    mef_id: Mapped[int] = mapped_column(ForeignKey("mefs.id", ondelete="CASCADE"), index=True)
+
+
+class Subject(Base):
+    __tablename__ = "subjects"
+    __table_args__ = (UniqueConstraint("uai", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uai: Mapped[str] = mapped_column(ForeignKey("establishments.uai", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(CODE)
+    label: Mapped[str] = mapped_column(NAME)
+
+
+class PersonSubject(Base):
+    """A subject a student studies or a teacher teaches, in one establishment."""
+
+    __tablename__ = "person_subjects"
+    __table_args__ = (UniqueConstraint("person_pk", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_pk: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"),
+                                            index=True)
+
+
+class PersonLevel(Base):
+    """A teacher's level (MEFSTAT4) in one establishment, released as ``P_MS4``."""
+
+    __tablename__ = "person_levels"
+    __table_args__ = (UniqueConstraint("person_pk", "uai", "mefstat4"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_pk: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    uai: Mapped[str] = mapped_column(ForeignKey("establishments.uai", ondelete="CASCADE"),
+                                     index=True)
+    mefstat4: Mapped[str] = mapped_column(String(4))
+
+
+class PersonDiscipline(Base):
+    """A teacher's post discipline (``GAREnsDisciplinePosteCode``) in one establishment."""
+
+    __tablename__ = "person_disciplines"
+    __table_args__ = (UniqueConstraint("person_pk", "uai", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_pk: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    uai: Mapped[str] = mapped_column(ForeignKey("establishments.uai", ondelete="CASCADE"),
+                                     index=True)
+    code: Mapped[str] = mapped_column(CODE)
+
+
+class RespAff(Base):
+    """An assignment officer (``RA``) or delegate (``RAD``) of one establishment."""
+
+    __tablename__ = "respaff"
+    __table_args__ = (UniqueConstraint("person_pk", "uai"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_pk: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    uai: Mapped[str] = mapped_column(ForeignKey("establishments.uai", ondelete="CASCADE"),
+                                     index=True)
+    role: Mapped[str] = mapped_column(String(8), default="RA")
+
+
+# --- catalogue and subscriptions -------------------------------------------------------------
+
+
+class Provider(Base):
+    __tablename__ = "providers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    entity_id: Mapped[str] = mapped_column(ENTITY_ID, unique=True)
+    name: Mapped[str] = mapped_column(NAME)
+    distributor_id: Mapped[str | None] = mapped_column(String(26), index=True)
+
+
+class Resource(Base):
+    __tablename__ = "resources"
+
+    id: Mapped[str] = mapped_column(RESOURCE_ID, primary_key=True)  # ARK
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id"), index=True)
+    title: Mapped[str] = mapped_column(NAME)
+    editor_id: Mapped[str] = mapped_column(String(26))
+    editor_name: Mapped[str] = mapped_column(NAME)
+    access_url: Mapped[str] = mapped_column(String(2048))
+    protocol: Mapped[str] = mapped_column(String(16))  # saml | oidc | cas
+    delivery: Mapped[str] = mapped_column(String(16))  # assigned | automatic
+    presentation: Mapped[str | None] = mapped_column(String(8))  # MAN, DIC, MUL, PRO
+
+
+class ResourceAttribute(Base):
+    """One declared attribute code of a resource, with the purpose the editor gave."""
+
+    __tablename__ = "resource_attributes"
+    __table_args__ = (UniqueConstraint("resource_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(1000))
+
+
+class Subscription(Base):
+    """An ``abonnement`` (GAR_REFERENCE §3); ``licences_*`` NULL means not given."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index("ix_subscriptions_resource_uai", "resource_id", "uai"),)
+
+    id: Mapped[str] = mapped_column(SUBSCRIPTION_ID, primary_key=True)
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id"))
+    uai: Mapped[str] = mapped_column(ForeignKey("establishments.uai"), index=True)
+    distributor_id: Mapped[str] = mapped_column(String(26))
+    comment: Mapped[str | None] = mapped_column(String(255))
+    resource_label: Mapped[str | None] = mapped_column(NAME)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    type: Mapped[str] = mapped_column(String(8))  # INDIV | ETABL
+    category: Mapped[str] = mapped_column(String(32))  # transferable | non transferable
+    audience: Mapped[list[str]] = mapped_column(JSON)  # publicCible values
+    licences_global: Mapped[int | None] = mapped_column(Integer)
+    licences_unlimited: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                     server_default=false())
+    licences_student: Mapped[int | None] = mapped_column(Integer)
+    licences_teacher: Mapped[int | None] = mapped_column(Integer)
+    licences_librarian: Mapped[int | None] = mapped_column(Integer)
+    licences_other: Mapped[int | None] = mapped_column(Integer)
+    project_code: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class Assignment(Base):
+    """Licences of a subscription given to a person, a division, a group or a profile.
+
+    ``target_value`` is a ``GARPersonIdentifiant``, a group code of the subscription's
+    establishment, or a canonical profile code.
+    """
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("subscription_id", "target_kind", "target_value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE", onupdate="CASCADE"))
+    target_kind: Mapped[str] = mapped_column(String(16))  # person | division | group | profile
+    target_value: Mapped[str] = mapped_column(CODE)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --- trust registry and flow state -----------------------------------------------------------
+
+
+class Peer(Base):
+    __tablename__ = "peers"
+
+    entity_id: Mapped[str] = mapped_column(ENTITY_ID, primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # idp | sp | idp+sp
+    metadata_xml: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(2048))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    allow_sha1: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class LoginState(Base):
+    """One browser flow through the broker, so any instance can finish it."""
+
+    __tablename__ = "login_states"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flow: Mapped[str] = mapped_column(String(16))  # sp | mediacentre
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sp_entity_id: Mapped[str | None] = mapped_column(ENTITY_ID)
+    sp_request_id: Mapped[str | None] = mapped_column(String(256))
+    acs_url: Mapped[str] = mapped_column(String(2048))
+    relay_state: Mapped[str | None] = mapped_column(String(2048))
+    resource_id: Mapped[str | None] = mapped_column(RESOURCE_ID)
+    uai: Mapped[str | None] = mapped_column(UAI)
+    idp_entity_id: Mapped[str | None] = mapped_column(ENTITY_ID)
+    upstream_request_id: Mapped[str | None] = mapped_column(String(256), unique=True)
+
+
+class ConsumedAssertion(Base):
+    """The replay cache: an assertion id seen from an issuer, kept until it expires."""
+
+    __tablename__ = "consumed_assertions"
+    __table_args__ = (UniqueConstraint("issuer", "assertion_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    issuer: Mapped[str] = mapped_column(ENTITY_ID)
+    assertion_id: Mapped[str] = mapped_column(String(256))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+class AuditRecord(Base):
+    """One decision. Only codes and a digest of values, never the values themselves."""
+
+    __tablename__ = "audit_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    person_pk: Mapped[int | None] = mapped_column(Integer, index=True)  # no FK: see module doc
+    provider_entity_id: Mapped[str | None] = mapped_column(ENTITY_ID)
+    resource_id: Mapped[str | None] = mapped_column(RESOURCE_ID)
+    uai: Mapped[str | None] = mapped_column(String(255))
+    profile: Mapped[str | None] = mapped_column(String(32))
+    protocol: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[str] = mapped_column(String(8))  # granted | refused
+    code: Mapped[str] = mapped_column(String(64))
+    basis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    released_codes: Mapped[list[str]] = mapped_column(JSON)
+    values_digest: Mapped[str | None] = mapped_column(String(64))
+    assertion_id: Mapped[str | None] = mapped_column(String(256))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The single row that serialises appends and remembers where the chain stands.
+
+    ``anchor_hash`` is the ``prev_hash`` the oldest kept record must carry: the genesis value
+    at first, then the hash a retention purge cut at.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int | None] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    anchor_hash: Mapped[str] = mapped_column(String(64))

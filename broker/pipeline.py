@@ -1,0 +1,95 @@
+"""The protocol-neutral middle of the broker: who is it, may they, what is released, audit.
+
+Each step is a plain function from the domain modules; this file only orders them, so the
+same decision, release and audit serve every inbound and outbound protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from broker import access, audit, directory, release
+from broker.domain import Authentication, Grant, Refusal, Release
+
+UNKNOWN_PERSON = Refusal(
+    code="access.unknown_person",
+    reason="La personne authentifiée est inconnue de l'annuaire du GAR.",
+    action="Vérifiez que l'ENT a bien transmis cette personne dans son flux d'annuaire, "
+    "puis réessayez.",
+    resource_id=None,
+    uai=None,
+)
+
+
+@dataclass(frozen=True)
+class Granted:
+    grant: Grant
+    release: Release
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the outbound side is asked for: a resource, maybe in one establishment."""
+
+    provider_entity_id: str
+    resource_id: str
+    uai: str | None
+    protocol: str
+
+
+def run(
+    session: Session,
+    auth: Authentication,
+    target: Target,
+    *,
+    now: datetime,
+    ido_secret: bytes,
+    ido_scope: str,
+    assertion_id: str,
+) -> Granted | Refusal:
+    """Decide and release, writing one audit record in the caller's transaction."""
+    person = directory.find_person(session, auth)
+    if person is None:
+        refusal = Refusal(**{**UNKNOWN_PERSON.__dict__, "resource_id": target.resource_id,
+                             "uai": target.uai})
+        _audit(session, None, target, refusal, None, None, now)
+        return refusal
+    decision = access.decide(session, person, target.resource_id, uai=target.uai,
+                             today=now.date())
+    if isinstance(decision, Refusal):
+        _audit(session, person.pk, target, decision, None, None, now)
+        return decision
+    declared = release.declared_attributes(session, target.resource_id)
+    released = release.release(person, decision, declared, ido_secret=ido_secret,
+                               ido_scope=ido_scope)
+    _audit(session, person.pk, target, decision, released, assertion_id, now)
+    return Granted(decision, released)
+
+
+def _audit(
+    session: Session,
+    person_pk: int | None,
+    target: Target,
+    decision: Grant | Refusal,
+    released: Release | None,
+    assertion_id: str | None,
+    now: datetime,
+) -> None:
+    uai = target.uai
+    if isinstance(decision, Grant) and uai is None:
+        uai = ",".join(decision.uais)
+    audit.record(
+        session,
+        person_pk=person_pk,
+        provider_entity_id=target.provider_entity_id,
+        resource_id=target.resource_id,
+        uai=uai,
+        protocol=target.protocol,
+        decision=decision,
+        release=released,
+        assertion_id=assertion_id,
+        at=now,
+    )

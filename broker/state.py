@@ -1,0 +1,89 @@
+"""Login state and the replay cache, both in the database.
+
+Nothing a second broker instance would need lives in process memory: a flow started on one
+instance finishes on another, and an assertion consumed anywhere is refused everywhere.
+Consumption is a single conditional UPDATE (or a unique INSERT), so two concurrent requests
+cannot both succeed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from broker.models import ConsumedAssertion, LoginState
+
+
+def open_state(
+    session: Session,
+    *,
+    flow: str,
+    now: datetime,
+    lifetime: timedelta,
+    acs_url: str,
+    sp_entity_id: str,
+    sp_request_id: str | None,
+    relay_state: str | None,
+    resource_id: str,
+    uai: str | None,
+) -> LoginState:
+    state = LoginState(
+        id=secrets.token_urlsafe(24),
+        flow=flow,
+        created_at=now,
+        expires_at=now + lifetime,
+        consumed_at=None,
+        sp_entity_id=sp_entity_id,
+        sp_request_id=sp_request_id,
+        acs_url=acs_url,
+        relay_state=relay_state,
+        resource_id=resource_id,
+        uai=uai,
+        idp_entity_id=None,
+        upstream_request_id=None,
+    )
+    session.add(state)
+    session.flush()
+    return state
+
+
+def pending(session: Session, state_id: str, now: datetime) -> LoginState | None:
+    """A state that may still be used (not consumed, not expired)."""
+    if not state_id or len(state_id) > 64:
+        return None
+    state = session.get(LoginState, state_id)
+    if state is None or state.consumed_at is not None or state.expires_at <= now:
+        return None
+    return state
+
+
+def consume(session: Session, state_id: str, now: datetime) -> bool:
+    """Mark the state used; False when another request already did (or it expired)."""
+    result = session.execute(
+        update(LoginState)
+        .where(LoginState.id == state_id, LoginState.consumed_at.is_(None),
+               LoginState.expires_at > now)
+        .values(consumed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def remember_assertion(session: Session, issuer: str, assertion_id: str, expires_at: datetime) -> bool:
+    """Record a consumed assertion; False when it was seen before (a replay)."""
+    try:
+        with session.begin_nested():
+            session.add(ConsumedAssertion(issuer=issuer, assertion_id=assertion_id,
+                                          expires_at=expires_at))
+    except IntegrityError:
+        return False
+    return True
+
+
+def purge_expired(session: Session, now: datetime) -> None:
+    session.execute(delete(ConsumedAssertion).where(ConsumedAssertion.expires_at < now))
+    session.execute(delete(LoginState).where(LoginState.expires_at < now - timedelta(days=1)))

@@ -1,0 +1,102 @@
+"""The trust registry: the identity providers and providers the broker talks to.
+
+Peers enter only through their SAML metadata (a file or a URL), so a real ENT or a real
+publisher replaces a mock by registering its own metadata. Metadata is parsed once per
+distinct document and kept in process (keyed by digest), never per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from threading import Lock
+
+from cryptography import x509
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from broker.models import Peer
+from services.saml.metadata import EntityMetadata, parse_metadata
+
+MAX_METADATA_BYTES = 1_048_576
+_parsed: dict[str, EntityMetadata] = {}
+_parsed_lock = Lock()
+
+
+def parse_cached(xml: bytes) -> EntityMetadata:
+    digest = hashlib.sha256(xml).hexdigest()
+    with _parsed_lock:
+        found = _parsed.get(digest)
+    if found is None:
+        found = parse_metadata(xml, max_bytes=MAX_METADATA_BYTES)
+        with _parsed_lock:
+            _parsed[digest] = found
+    return found
+
+
+def role_of(metadata: EntityMetadata) -> str:
+    if metadata.idp and metadata.sp:
+        return "idp+sp"
+    return "idp" if metadata.idp else "sp"
+
+
+def register(session: Session, xml: bytes, *, source: str) -> EntityMetadata:
+    """Add or replace a peer from its metadata; the caller commits."""
+    metadata = parse_cached(xml)
+    if metadata.idp is None and metadata.sp is None:
+        from services.saml.errors import SamlError
+
+        raise SamlError("saml.metadata.invalid", "neither an IdP nor an SP role")
+    peer = session.get(Peer, metadata.entity_id)
+    text = xml.decode("utf-8")
+    if peer is None:
+        peer = Peer(entity_id=metadata.entity_id, role=role_of(metadata), metadata_xml=text,
+                    source=source, registered_at=datetime.now(UTC))
+        session.add(peer)
+    else:
+        peer.role, peer.metadata_xml, peer.source = role_of(metadata), text, source
+        peer.registered_at = datetime.now(UTC)
+    session.flush()
+    return metadata
+
+
+def find(session: Session, entity_id: str) -> EntityMetadata | None:
+    peer = session.get(Peer, entity_id)
+    return None if peer is None else parse_cached(peer.metadata_xml.encode("utf-8"))
+
+
+def find_idp(session: Session, entity_id: str) -> EntityMetadata | None:
+    metadata = find(session, entity_id)
+    return metadata if metadata is not None and metadata.idp is not None else None
+
+
+def find_sp(session: Session, entity_id: str) -> EntityMetadata | None:
+    metadata = find(session, entity_id)
+    return metadata if metadata is not None and metadata.sp is not None else None
+
+
+def allows_sha1(session: Session, entity_id: str) -> bool:
+    peer = session.get(Peer, entity_id)
+    return bool(peer and peer.allow_sha1)
+
+
+def identity_providers(session: Session) -> list[EntityMetadata]:
+    peers = session.scalars(select(Peer).order_by(Peer.entity_id)).all()
+    found = (parse_cached(p.metadata_xml.encode("utf-8")) for p in peers)
+    return [m for m in found if m.idp is not None]
+
+
+def peers(session: Session) -> list[tuple[str, str, str]]:
+    rows = session.scalars(select(Peer).order_by(Peer.entity_id)).all()
+    return [(p.entity_id, p.role, p.source) for p in rows]
+
+
+def idp_certificates(session: Session) -> Callable[[str], Sequence[x509.Certificate] | None]:
+    """The lookup `validate_response` wants: an issuer's signing certificates, or None."""
+
+    def lookup(issuer: str) -> Sequence[x509.Certificate] | None:
+        metadata = find_idp(session, issuer)
+        return None if metadata is None or metadata.idp is None else metadata.idp.signing_certificates
+
+    return lookup

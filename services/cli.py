@@ -1,0 +1,476 @@
+"""The ``gar-testbed`` command: prepare the testbed, serve it, inspect keys, metadata and trust.
+
+The other parts (broker, mocks, bootstrap) are imported inside the commands, so ``--help``
+answers even when one of them is broken, and a failing import is reported in one line.
+Expected failures (a busy port, an unreadable metadata file, a bad setting, an unreachable
+database) end with one line on stderr and exit code 1, never with a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from pydantic import ValidationError
+
+from services.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from fastapi import FastAPI
+
+RESOURCE_SLUG = "manuel-maths-4e"
+KEY_NAMES = ("broker", "idp", "provider")
+
+app = typer.Typer(
+    name="gar-testbed",
+    help="Banc d'essai d'un gestionnaire d'accès aux ressources (GAR) : "
+    "fournisseur d'identité simulé, GAR, fournisseur de ressources simulé.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+trust_app = typer.Typer(
+    help="Registre de confiance du GAR (métadonnées des partenaires).", no_args_is_help=True
+)
+app.add_typer(trust_app, name="trust")
+
+
+class CliError(Exception):
+    """An expected failure, shown to the user as one line."""
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Dossier des clés, de la base SQLite, des fichiers générés "
+            "(env GAR_DATA_DIR, défaut ./var)."
+        ),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Adresse d'écoute des trois services (env GAR_HOST).")
+    ] = None,
+    broker_port: Annotated[
+        int | None, typer.Option(help="Port du GAR (env GAR_BROKER_PORT).")
+    ] = None,
+    idp_port: Annotated[
+        int | None, typer.Option(help="Port du fournisseur d'identité simulé (env GAR_IDP_PORT).")
+    ] = None,
+    provider_port: Annotated[
+        int | None,
+        typer.Option(help="Port du fournisseur de ressources simulé (env GAR_PROVIDER_PORT)."),
+    ] = None,
+    broker_url: Annotated[
+        str | None, typer.Option(help="URL publique du GAR (env GAR_BROKER_URL).")
+    ] = None,
+    idp_url: Annotated[
+        str | None, typer.Option(help="URL publique du fournisseur d'identité (env GAR_IDP_URL).")
+    ] = None,
+    provider_url: Annotated[
+        str | None,
+        typer.Option(help="URL publique du fournisseur de ressources (env GAR_PROVIDER_URL)."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="URL SQLAlchemy de la base (env DATABASE_URL, défaut SQLite)."),
+    ] = None,
+) -> None:
+    """Options communes : elles priment sur les variables d'environnement GAR_*."""
+    overrides = {
+        "data_dir": data_dir,
+        "host": host,
+        "broker_port": broker_port,
+        "idp_port": idp_port,
+        "provider_port": provider_port,
+        "broker_url": broker_url,
+        "idp_url": idp_url,
+        "provider_url": provider_url,
+        "database_url": database_url,
+    }
+    # Settings are built by each command, not here: `gar-testbed up --help` must answer even
+    # when the environment holds a bad value.
+    ctx.obj = {name: value for name, value in overrides.items() if value is not None}
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    overrides: dict[str, Any] = dict(ctx.find_root().obj or {})
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise CliError(_describe_validation(exc)) from None
+
+
+def _describe_validation(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or exc.title
+    return f"réglage invalide {where} : {first['msg']}"
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"erreur : {message}", err=True)
+    raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _expected_errors() -> Generator[None, None, None]:
+    """Turn the failures a user can cause or fix into one line on stderr and exit code 1."""
+    try:
+        yield
+    except CliError as exc:
+        _fail(str(exc))
+    except ImportError as exc:
+        _fail(f"composant indisponible ({exc})")
+    except ValidationError as exc:
+        _fail(_describe_validation(exc))
+    except FileNotFoundError as exc:
+        _fail(f"fichier introuvable : {exc.filename or exc}")
+    except BrokenPipeError:  # `gar-testbed keys | head`: the reader left, nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        _fail(str(exc) or exc.__class__.__name__)
+    except ValueError as exc:
+        _fail(_first_line(exc))
+    except Exception as exc:
+        code = getattr(exc, "code", None)
+        if isinstance(code, str):  # services.saml.errors.SamlError and the broker's errors
+            detail = getattr(exc, "detail", "") or ""
+            _fail(f"{code} {detail}".strip())
+        if _is_database_error(exc):
+            _fail(f"base de données inaccessible : {_first_line(exc)}")
+        raise
+
+
+def _is_database_error(exc: Exception) -> bool:
+    """The database cannot be reached or refused us: the user fixes DATABASE_URL or starts it."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+def _progress(line: str) -> None:
+    typer.echo(f"  {line}")
+
+
+# --------------------------------------------------------------------------- serving
+
+
+@dataclass(frozen=True)
+class Service:
+    """One of the three apps, with the socket it will listen on."""
+
+    name: str
+    label: str
+    app: FastAPI
+    sock: socket.socket
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals alone: ``serve`` stops all servers at once."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind a listening socket now, so a busy port fails before anything starts.
+
+    Port 0 picks a free port (the browser tests do this); read it back with
+    ``sock.getsockname()[1]``.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise CliError(f"adresse d'écoute inconnue {host!r} : {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise CliError(f"impossible d'écouter sur {host}:{port} ({exc.strerror})") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def build_services(settings: Settings, sockets: Sequence[socket.socket]) -> list[Service]:
+    """Create the broker, identity-provider and resource-provider apps, in that order."""
+    from broker.app import create_app as broker_app
+    from idp_mock.app import create_app as idp_app
+    from provider_mock.app import create_app as provider_app
+
+    broker_sock, idp_sock, provider_sock = sockets
+    return [
+        Service("broker", "GAR", broker_app(settings), broker_sock),
+        Service("idp", "fournisseur d'identité simulé", idp_app(settings), idp_sock),
+        Service(
+            "provider", "fournisseur de ressources simulé", provider_app(settings), provider_sock
+        ),
+    ]
+
+
+def make_servers(
+    services: Sequence[Service], *, log_level: str = "info", access_log: bool = True
+) -> list[uvicorn.Server]:
+    return [
+        _Server(
+            uvicorn.Config(
+                service.app,
+                log_level=log_level,
+                access_log=access_log,
+                proxy_headers=False,
+                server_header=False,
+                timeout_graceful_shutdown=5,
+            )
+        )
+        for service in services
+    ]
+
+
+async def serve(services: Sequence[Service], servers: Sequence[uvicorn.Server]) -> None:
+    """Run every server in this event loop until one is told to stop, then stop them all.
+
+    From the main thread, Ctrl-C (or SIGTERM) stops all servers gracefully; a second Ctrl-C
+    forces the exit. From another thread, set ``should_exit`` on the servers instead.
+    """
+    loop = asyncio.get_running_loop()
+    on_main_thread = threading.current_thread() is threading.main_thread()
+
+    def stop_all() -> None:
+        for server in servers:
+            if server.should_exit:
+                server.force_exit = True
+            server.should_exit = True
+
+    if on_main_thread:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop_all)
+
+    async def run_one(service: Service, server: uvicorn.Server) -> None:
+        try:
+            await server.serve(sockets=[service.sock])
+        except SystemExit:  # uvicorn exits when an app's start-up fails
+            raise CliError(f"le service {service.name} n'a pas pu démarrer") from None
+        finally:
+            stop_all()  # when one server stops, the testbed is incomplete: stop the others
+
+    try:
+        results = await asyncio.gather(
+            *(run_one(service, server) for service, server in zip(services, servers, strict=True)),
+            return_exceptions=True,
+        )
+    finally:
+        if on_main_thread:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
+def _warn_wildcard_urls(settings: Settings) -> None:
+    """A browser cannot follow a redirect to 0.0.0.0: listening everywhere needs public URLs."""
+    if settings.host not in {"0.0.0.0", "::", ""}:  # noqa: S104 - we are detecting it
+        return
+    unset = [
+        f"GAR_{name.upper()}_URL"
+        for name, url in (
+            ("broker", settings.broker_url),
+            ("idp", settings.idp_url),
+            ("provider", settings.provider_url),
+        )
+        if url is None
+    ]
+    if unset:
+        typer.echo(
+            f"avertissement : écoute sur {settings.host or 'toutes les adresses'} sans URL "
+            f"publique ({', '.join(unset)}) : les redirections pointeront vers {settings.host}.",
+            err=True,
+        )
+
+
+def _urls(settings: Settings) -> list[tuple[str, str]]:
+    return [
+        ("Ressource (fournisseur simulé)", f"{settings.provider_base}/resource/{RESOURCE_SLUG}"),
+        ("GAR", f"{settings.broker_base}/"),
+        ("Fournisseur d'identité simulé", f"{settings.idp_base}/"),
+    ]
+
+
+@app.command()
+def up(ctx: typer.Context) -> None:
+    """Prépare le banc (base, clés, académie fictive, confiance) puis sert les trois services."""
+    with _expected_errors():
+        settings = _settings(ctx)
+        _warn_wildcard_urls(settings)
+        ports = (settings.broker_port, settings.idp_port, settings.provider_port)
+        sockets: list[socket.socket] = []
+        try:
+            for port in ports:
+                sockets.append(bind(settings.host, port))
+            from broker.bootstrap import prepare
+
+            typer.echo("Préparation du banc d'essai…")
+            prepare(settings, progress=_progress)
+            services = build_services(settings, sockets)
+            servers = make_servers(services)
+            typer.echo("\nLe banc d'essai est prêt. Ouvrez :")
+            for label, url in _urls(settings):
+                typer.echo(f"  {label:<32} {url}")
+            typer.echo("Ctrl-C pour tout arrêter.\n")
+            asyncio.run(serve(services, servers))
+        except KeyboardInterrupt:  # Ctrl-C before the servers took over the signal
+            typer.echo("\nInterrompu.", err=True)
+            raise typer.Exit(130) from None
+        finally:
+            for sock in sockets:
+                sock.close()
+    typer.echo("Arrêté.")
+
+
+# --------------------------------------------------------------------------- other commands
+
+
+@app.command()
+def seed(ctx: typer.Context) -> None:
+    """Prépare le banc sans le servir : base migrée, clés, académie fictive, confiance."""
+    with _expected_errors():
+        settings = _settings(ctx)
+        from broker.bootstrap import prepare
+
+        typer.echo("Préparation du banc d'essai…")
+        counts = prepare(settings, progress=_progress)
+        summary = ", ".join(f"{name} : {count}" for name, count in counts.items())
+        typer.echo(f"Banc d'essai prêt ({summary or 'rien à faire'}).")
+
+
+def _fingerprint(certificate: x509.Certificate) -> str:
+    return certificate.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+@app.command()
+def keys(ctx: typer.Context) -> None:
+    """Crée les clés et certificats manquants, et les affiche (empreinte SHA-256, expiration)."""
+    with _expected_errors():
+        settings = _settings(ctx)
+        from services.keys import load_or_create
+
+        for name in KEY_NAMES:
+            cert_path = settings.keys_dir / f"{name}.crt"
+            existed = cert_path.exists() and (settings.keys_dir / f"{name}.key").exists()
+            pair = load_or_create(settings.keys_dir, name)
+            expiry = pair.certificate.not_valid_after_utc.strftime("%Y-%m-%d %H:%M UTC")
+            typer.echo(f"{name} ({'existante' if existed else 'créée'})")
+            typer.echo(f"  certificat        : {cert_path}")
+            typer.echo(f"  empreinte SHA-256 : {_fingerprint(pair.certificate)}")
+            typer.echo(f"  expire le         : {expiry}")
+
+
+class MetadataService(StrEnum):
+    broker_idp = "broker-idp"
+    broker_sp = "broker-sp"
+    idp = "idp"
+    provider = "provider"
+
+
+def _metadata_xml(service: MetadataService, settings: Settings) -> bytes:
+    if service is MetadataService.broker_idp:
+        from broker.app import idp_metadata_xml
+
+        return idp_metadata_xml(settings)
+    if service is MetadataService.broker_sp:
+        from broker.app import sp_metadata_xml
+
+        return sp_metadata_xml(settings)
+    if service is MetadataService.idp:
+        from idp_mock.app import metadata_xml as idp_xml
+
+        return idp_xml(settings)
+    from provider_mock.app import metadata_xml as provider_xml
+
+    return provider_xml(settings)
+
+
+@app.command()
+def metadata(
+    ctx: typer.Context,
+    service: Annotated[
+        MetadataService,
+        typer.Argument(
+            help="broker-idp (GAR vers les ressources), broker-sp (GAR vers les "
+            "fournisseurs d'identité), idp ou provider (les simulateurs)."
+        ),
+    ],
+) -> None:
+    """Écrit sur la sortie standard les métadonnées SAML d'un service."""
+    with _expected_errors():
+        xml = _metadata_xml(service, _settings(ctx))
+        typer.echo(xml, nl=not xml.endswith(b"\n"))
+
+
+@trust_app.command("add")
+def trust_add(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="Fichier ou URL de métadonnées SAML.")],
+) -> None:
+    """Enregistre un partenaire (fournisseur d'identité ou de ressources) par ses métadonnées."""
+    with _expected_errors():
+        settings = _settings(ctx)
+        from broker.bootstrap import trust_add as add
+
+        entity_id = add(settings, source)
+        typer.echo(f"Partenaire enregistré : {entity_id}")
+
+
+@trust_app.command("list")
+def trust_list(ctx: typer.Context) -> None:
+    """Liste les partenaires de confiance : identifiant d'entité, rôle, origine."""
+    with _expected_errors():
+        settings = _settings(ctx)
+        from broker.bootstrap import trust_list as entries
+
+        rows = entries(settings)
+        if not rows:
+            typer.echo("Aucun partenaire enregistré.")
+            return
+        width = max(len(entity_id) for entity_id, _, _ in rows)
+        role_width = max(len(role) for _, role, _ in rows)
+        for entity_id, role, source in rows:
+            typer.echo(f"{entity_id:<{width}}  {role:<{role_width}}  {source}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line (``python -m services.cli``)."""
+    app(args=list(argv) if argv is not None else None, prog_name="gar-testbed")
+
+
+if __name__ == "__main__":
+    main()
