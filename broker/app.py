@@ -72,7 +72,9 @@ def sp_metadata_xml(settings: Settings) -> bytes:
     )
 
 
-def create_app(settings: Settings | None = None, *, http: httpx.AsyncClient | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, http: httpx.AsyncClient | None = None
+) -> FastAPI:
     settings = settings or get_settings()
     broker = Broker(
         settings=settings,
@@ -97,26 +99,35 @@ def create_app(settings: Settings | None = None, *, http: httpx.AsyncClient | No
 
     @app.get("/saml/idp/sso")
     def sso_redirect(request: Request) -> Response:
-        return _flow(request, broker, lambda s, now: _start_sp_flow(
-            s, broker, now, raw_query=request.url.query, form=None))
+        return _flow(
+            request,
+            broker,
+            lambda s, now: _start_sp_flow(s, broker, now, raw_query=request.url.query, form=None),
+        )
 
     @app.post("/saml/idp/sso")
     async def sso_post(request: Request) -> Response:
         form = await _form(request)
-        return await run_in_threadpool(_flow, request, broker, lambda s, now: _start_sp_flow(
-            s, broker, now, raw_query=None, form=form))
+        return await run_in_threadpool(
+            _flow,
+            request,
+            broker,
+            lambda s, now: _start_sp_flow(s, broker, now, raw_query=None, form=form),
+        )
 
     @app.post("/saml/sp/acs")
     async def acs(request: Request) -> Response:
         form = await _form(request)
         return await run_in_threadpool(
-            _flow, request, broker, lambda s, now: _finish(s, broker, now, form, request))
+            _flow, request, broker, lambda s, now: _finish(s, broker, now, form, request)
+        )
 
     @app.get("/domaineGar")
     def domaine_gar(request: Request) -> Response:
         params = request.query_params
-        return _flow(request, broker, lambda s, now: _start_mediacentre_flow(
-            s, broker, now, params, request))
+        return _flow(
+            request, broker, lambda s, now: _start_mediacentre_flow(s, broker, now, params, request)
+        )
 
     @app.get("/discovery")
     def discovery(request: Request, state: str = "", idp: str = "") -> Response:
@@ -126,7 +137,9 @@ def create_app(settings: Settings | None = None, *, http: httpx.AsyncClient | No
     def home(request: Request) -> Response:
         with broker.sessions() as session:
             return web.render(
-                _templates, request, "home.html",
+                _templates,
+                request,
+                "home.html",
                 settings=settings,
                 idp_metadata_url=endpoints.idp_entity_id(settings),
                 sp_metadata_url=endpoints.sp_entity_id(settings),
@@ -146,7 +159,9 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-def _flow(request: Request, broker: Broker, step: Callable[[Session, datetime], Response]) -> Response:
+def _flow(
+    request: Request, broker: Broker, step: Callable[[Session, datetime], Response]
+) -> Response:
     """Run one flow step in a transaction: commit on success, roll back on any rejection."""
     now = datetime.now(UTC)
     with broker.sessions() as session:
@@ -156,29 +171,47 @@ def _flow(request: Request, broker: Broker, step: Callable[[Session, datetime], 
             session.rollback()
             status = error.status if isinstance(error, FlowError) else 400
             message = message_for(error.code)
-            return web.error_page(request, status, error.code, message.title, message.reason,
-                                  message.action)
+            return web.error_page(
+                request, status, error.code, message.title, message.reason, message.action
+            )
         session.commit()
         return response
 
 
 def _start_sp_flow(
-    session: Session, broker: Broker, now: datetime, *, raw_query: str | None,
+    session: Session,
+    broker: Broker,
+    now: datetime,
+    *,
+    raw_query: str | None,
     form: Mapping[str, str] | None,
 ) -> Response:
     settings = broker.settings
-    request = saml_idp.read_authn_request(session, settings, raw_query=raw_query, form=form, now=now)
+    request = saml_idp.read_authn_request(
+        session, settings, raw_query=raw_query, form=form, now=now
+    )
     resource = resources.for_relay_state(session, request.sp.entity_id, request.relay_state)
     state = login_state.open_state(
-        session, flow="sp", now=now, lifetime=_lifetime(settings), acs_url=request.acs_url,
-        sp_entity_id=request.sp.entity_id, sp_request_id=request.info.request_id,
-        relay_state=request.relay_state, resource_id=resource.id, uai=None,
+        session,
+        flow="sp",
+        now=now,
+        lifetime=_lifetime(settings),
+        acs_url=request.acs_url,
+        sp_entity_id=request.sp.entity_id,
+        sp_request_id=request.info.request_id,
+        relay_state=request.relay_state,
+        resource_id=resource.id,
+        uai=None,
     )
     return _to_identity_provider(session, broker, state, now)
 
 
 def _start_mediacentre_flow(
-    session: Session, broker: Broker, now: datetime, params: Mapping[str, str], request: Request,
+    session: Session,
+    broker: Broker,
+    now: datetime,
+    params: Mapping[str, str],
+    request: Request,
 ) -> Response:
     entry = mediacentre.read_entry(params)
     resource = resources.get(session, entry.resource_id)
@@ -187,9 +220,16 @@ def _start_mediacentre_flow(
     if sp is None or acs is None:
         raise FlowError("sso.unknown_sp", resources.provider_entity_id(session, resource), 403)
     state = login_state.open_state(
-        session, flow="mediacentre", now=now, lifetime=_lifetime(broker.settings), acs_url=acs,
-        sp_entity_id=sp.entity_id, sp_request_id=None, relay_state=resource.access_url,
-        resource_id=resource.id, uai=entry.uai,
+        session,
+        flow="mediacentre",
+        now=now,
+        lifetime=_lifetime(broker.settings),
+        acs_url=acs,
+        sp_entity_id=sp.entity_id,
+        sp_request_id=None,
+        relay_state=resource.access_url,
+        resource_id=resource.id,
+        uai=entry.uai,
     )
     return _to_identity_provider(session, broker, state, now)
 
@@ -198,7 +238,9 @@ def _lifetime(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.login_state_lifetime_seconds)
 
 
-def _to_identity_provider(session: Session, broker: Broker, state: LoginState, now: datetime) -> Response:
+def _to_identity_provider(
+    session: Session, broker: Broker, state: LoginState, now: datetime
+) -> Response:
     idps = trust.identity_providers(session)
     if not idps:
         raise FlowError("sso.no_identity_provider", "", 503)
@@ -211,21 +253,26 @@ def _to_identity_provider(session: Session, broker: Broker, state: LoginState, n
 def _chooser(state: LoginState, idps: list[Any]) -> Response:
     html = _templates.get_template("discovery.html").render(
         service_name="GAR — gestionnaire d'accès aux ressources (banc d'essai)",
-        state=state.id, idps=[m.entity_id for m in idps])
+        state=state.id,
+        idps=[m.entity_id for m in idps],
+    )
     response = HTMLResponse(html)
     response.headers.update(web.SECURITY_HEADERS)
     return response
 
 
-def _discovered(session: Session, broker: Broker, now: datetime, state_id: str, idp_id: str) -> Response:
+def _discovered(
+    session: Session, broker: Broker, now: datetime, state_id: str, idp_id: str
+) -> Response:
     state = login_state.pending(session, state_id, now)
     if state is None or state.upstream_request_id is not None:
         raise FlowError("sso.state_unknown", "", 400)
     idp = trust.find_idp(session, idp_id)
     if idp is None:
         raise FlowError("sso.unknown_identity_provider", idp_id, 400)
-    return RedirectResponse(saml_sp.redirect_to_idp(broker.settings, broker.keypair, idp, state, now),
-                            status_code=303)
+    return RedirectResponse(
+        saml_sp.redirect_to_idp(broker.settings, broker.keypair, idp, state, now), status_code=303
+    )
 
 
 def _finish(
@@ -234,30 +281,51 @@ def _finish(
     """The identity provider's answer: validate, decide, release, audit, sign, deliver."""
     settings = broker.settings
     state = login_state.pending(session, form.get("RelayState", ""), now)
-    if state is None or state.upstream_request_id is None:
+    if (
+        state is None
+        or state.upstream_request_id is None
+        or state.sp_entity_id is None
+        or state.resource_id is None
+    ):
         raise FlowError("sso.state_unknown", "", 400)
     assertion = saml_sp.read_response(session, settings, form, state, now)
     if not login_state.consume(session, state.id, now):
         raise FlowError("sso.state_unknown", "already used", 400)
-    keep_until = assertion.not_on_or_after + timedelta(seconds=settings.clock_skew_seconds)
-    if not login_state.remember_assertion(session, assertion.issuer, assertion.assertion_id,
-                                          keep_until):
+    # not_on_or_after already includes the clock skew: the assertion is refused after it.
+    if not login_state.remember_assertion(
+        session, assertion.issuer, assertion.assertion_id, assertion.not_on_or_after
+    ):
         raise SamlError("saml.replay", assertion.assertion_id)
     assertion_id = build.new_id()
     target = pipeline.Target(state.sp_entity_id, state.resource_id, state.uai, "saml")
     outcome = pipeline.run(
-        session, saml_sp.authentication(assertion), target, now=now,
-        ido_secret=broker.ido_secret, ido_scope=settings.ido_scope, assertion_id=assertion_id,
+        session,
+        saml_sp.authentication(assertion),
+        target,
+        now=now,
+        ido_secret=broker.ido_secret,
+        ido_scope=settings.ido_scope,
+        assertion_id=assertion_id,
     )
     if isinstance(outcome, Refusal):
         return _refusal_page(request, outcome)
-    return HTMLResponse(saml_idp.issue_response(
-        settings, broker.keypair, sp_entity_id=state.sp_entity_id, acs_url=state.acs_url,
-        in_response_to=state.sp_request_id, relay_state=state.relay_state,
-        attributes=outcome.release.attributes, assertion_id=assertion_id, now=now,
-    ), headers=web.SECURITY_HEADERS)
+    return HTMLResponse(
+        saml_idp.issue_response(
+            settings,
+            broker.keypair,
+            sp_entity_id=state.sp_entity_id,
+            acs_url=state.acs_url,
+            in_response_to=state.sp_request_id,
+            relay_state=state.relay_state,
+            attributes=outcome.release.attributes,
+            assertion_id=assertion_id,
+            now=now,
+        ),
+        headers=web.SECURITY_HEADERS,
+    )
 
 
 def _refusal_page(request: Request, refusal: Refusal) -> Response:
-    return web.error_page(request, 403, refusal.code, "Accès à la ressource refusé",
-                          refusal.reason, refusal.action)
+    return web.error_page(
+        request, 403, refusal.code, "Accès à la ressource refusé", refusal.reason, refusal.action
+    )

@@ -51,6 +51,7 @@ def read_entry(params: Mapping[str, str]) -> Entry:
 
 def entry_query(ent_id: str, uai: str, resource_id: str) -> str:
     """The query string a mediacentre tile links to (used by the list API and tests)."""
+
     def enc(value: str) -> str:
         return base64.b64encode(value.encode("utf-8")).decode("ascii")
 

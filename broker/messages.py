@@ -42,7 +42,7 @@ MESSAGES: dict[str, Message] = {
     "saml.metadata.invalid": Message("Métadonnées invalides", "Les métadonnées du partenaire sont invalides ou expirées.", _PEER),
     "saml.replay": Message("Assertion déjà utilisée", "Cette assertion a déjà été présentée : une assertion ne sert qu'une fois.", _IDP),
     "sso.unknown_sp": Message("Fournisseur inconnu", "Le fournisseur de ressources qui vous envoie n'est pas enregistré au GAR.", "Contactez l'éditeur de la ressource."),
-    "sso.acs_not_registered": Message("Adresse de retour refusée", "L'adresse de retour demandée ne figure pas dans les métadonnées du fournisseur.", _PEER),
+    "saml.acs.unregistered": Message("Adresse de retour refusée", "L'adresse de retour demandée ne figure pas dans les métadonnées du fournisseur.", _PEER),
     "sso.unknown_resource": Message("Ressource inconnue", "Le RelayState ne désigne aucune ressource de ce fournisseur enregistrée au GAR.", "Le RelayState doit porter l'URL de la ressource telle qu'enregistrée au GAR."),
     "sso.relay_state_invalid": Message("RelayState invalide", "Le RelayState est trop long ou n'est pas une URL valide.", "Le RelayState doit porter l'URL de la ressource telle qu'enregistrée au GAR."),
     "sso.no_identity_provider": Message("Aucun fournisseur d'identité", "Aucun fournisseur d'identité n'est enregistré au GAR.", "Enregistrez les métadonnées de votre ENT (gar-testbed trust add)."),

@@ -53,18 +53,19 @@ def run(
     """Decide and release, writing one audit record in the caller's transaction."""
     person = directory.find_person(session, auth)
     if person is None:
-        refusal = Refusal(**{**UNKNOWN_PERSON.__dict__, "resource_id": target.resource_id,
-                             "uai": target.uai})
+        refusal = Refusal(
+            **{**UNKNOWN_PERSON.__dict__, "resource_id": target.resource_id, "uai": target.uai}
+        )
         _audit(session, None, target, refusal, None, None, now)
         return refusal
-    decision = access.decide(session, person, target.resource_id, uai=target.uai,
-                             today=now.date())
+    decision = access.decide(session, person, target.resource_id, uai=target.uai, today=now.date())
     if isinstance(decision, Refusal):
         _audit(session, person.pk, target, decision, None, None, now)
         return decision
     declared = release.declared_attributes(session, target.resource_id)
-    released = release.release(person, decision, declared, ido_secret=ido_secret,
-                               ido_scope=ido_scope)
+    released = release.release(
+        person, decision, declared, ido_secret=ido_secret, ido_scope=ido_scope
+    )
     _audit(session, person.pk, target, decision, released, assertion_id, now)
     return Granted(decision, released)
 

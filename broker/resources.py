@@ -37,7 +37,8 @@ def get(session: Session, resource_id: str) -> Resource:
 
 def provider_entity_id(session: Session, resource: Resource) -> str:
     return session.scalars(
-        select(Provider.entity_id).where(Provider.id == resource.provider_id)).one()
+        select(Provider.entity_id).where(Provider.id == resource.provider_id)
+    ).one()
 
 
 def for_relay_state(session: Session, provider_entity_id: str, relay_state: str | None) -> Resource:
@@ -45,11 +46,16 @@ def for_relay_state(session: Session, provider_entity_id: str, relay_state: str 
     if not relay_state:
         raise FlowError("sso.unknown_resource", "RelayState is empty")
     parts = urlsplit(relay_state)
-    if (len(relay_state) > MAX_RELAY_STATE or parts.scheme not in ("http", "https")
-            or not parts.netloc or not relay_state.isprintable()):
+    if (
+        len(relay_state) > MAX_RELAY_STATE
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or not relay_state.isprintable()
+    ):
         raise FlowError("sso.relay_state_invalid", relay_state[:100])
     candidates = session.scalars(
-        select(Resource).join(Provider, Provider.id == Resource.provider_id)
+        select(Resource)
+        .join(Provider, Provider.id == Resource.provider_id)
         .where(Provider.entity_id == provider_entity_id)
     ).all()
     for resource in sorted(candidates, key=lambda r: len(r.access_url), reverse=True):
@@ -67,7 +73,8 @@ def _within(url: str, base: str) -> bool:
 
 def listing(session: Session) -> list[Listed]:
     rows = session.execute(
-        select(Resource, Provider.entity_id).join(Provider, Provider.id == Resource.provider_id)
+        select(Resource, Provider.entity_id)
+        .join(Provider, Provider.id == Resource.provider_id)
         .order_by(Resource.title)
     ).all()
     declared: dict[str, list[str]] = {}
@@ -75,5 +82,7 @@ def listing(session: Session) -> list[Listed]:
         select(ResourceAttribute.resource_id, ResourceAttribute.code).order_by(ResourceAttribute.id)
     ):
         declared.setdefault(resource_id, []).append(code)
-    return [Listed(r.id, r.title, r.access_url, entity, tuple(declared.get(r.id, ())))
-            for r, entity in rows]
+    return [
+        Listed(r.id, r.title, r.access_url, entity, tuple(declared.get(r.id, ())))
+        for r, entity in rows
+    ]

@@ -8,44 +8,16 @@ signed Response that carries the released attributes.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from lxml import etree
 from sqlalchemy.orm import Session
 
 from broker import endpoints, trust
 from broker.errors import FlowError
 from services.keys import KeyPair
-from services.saml import bindings, build, signing
-from services.saml.constants import BINDING_POST, NAMEID_TRANSIENT, NS
-from services.saml.errors import SamlError
-from services.saml.metadata import EntityMetadata
-from services.saml.validate import AuthnRequestInfo, validate_authn_request
-from services.saml.xml import text_of
+from services.saml import authn, bindings, build, signing
+from services.saml.constants import NAMEID_TRANSIENT
 from services.settings import Settings
-
-
-@dataclass(frozen=True)
-class SsoRequest:
-    info: AuthnRequestInfo
-    relay_state: str | None
-    sp: EntityMetadata
-    acs_url: str
-
-
-def _issuer(root: etree._Element) -> str:
-    found = root.find("saml:Issuer", NS)
-    if found is None or not text_of(found).strip():
-        raise SamlError("saml.message.unexpected", "AuthnRequest without Issuer")
-    return text_of(found).strip()
-
-
-def _registered_sp(session: Session, issuer: str) -> EntityMetadata:
-    metadata = trust.find_sp(session, issuer)
-    if metadata is None or metadata.sp is None:
-        raise FlowError("sso.unknown_sp", f"no registered service provider {issuer!r}", 403)
-    return metadata
 
 
 def read_authn_request(
@@ -55,67 +27,23 @@ def read_authn_request(
     raw_query: str | None,
     form: Mapping[str, str] | None,
     now: datetime,
-) -> SsoRequest:
+) -> authn.AcceptedRequest:
     """Decode, authenticate and validate an AuthnRequest from either binding."""
-    limit = settings.max_xml_bytes
-    if raw_query is not None:
-        issuer = _issuer(bindings.peek_redirect(raw_query, kind="SAMLRequest", max_bytes=limit))
-        sp = _registered_sp(session, issuer)
-        assert sp.sp is not None
-        message = bindings.decode_redirect(
-            raw_query,
-            kind="SAMLRequest",
-            max_bytes=limit,
-            certificates=sp.sp.signing_certificates,
-            require_signature=_signature_required(settings, sp),
-            allow_sha1=trust.allows_sha1(session, issuer),
-        )
-        root, relay_state = message.xml, message.relay_state
-    else:
-        form = form or {}
-        if not form.get("SAMLRequest"):
-            raise SamlError("saml.binding.invalid", "SAMLRequest is missing")
-        root = bindings.decode_post(form["SAMLRequest"], max_bytes=limit)
-        relay_state = form.get("RelayState")
-        sp = _registered_sp(session, _issuer(root))
-        assert sp.sp is not None
-        if root.find("ds:Signature", NS) is not None:
-            root = signing.verify(root, sp.sp.signing_certificates,
-                                  allow_sha1=trust.allows_sha1(session, sp.entity_id))
-        elif _signature_required(settings, sp):
-            raise SamlError("saml.signature.missing", "the AuthnRequest must be signed")
-    info = validate_authn_request(
-        root,
+    issuer = authn.requester(raw_query=raw_query, form=form, max_bytes=settings.max_xml_bytes)
+    sp = trust.find_sp(session, issuer)
+    if sp is None:
+        raise FlowError("sso.unknown_sp", f"no registered service provider {issuer!r}", 403)
+    return authn.accept(
+        raw_query=raw_query,
+        form=form,
+        sp=sp,
         destination=endpoints.idp_sso_url(settings),
+        max_bytes=settings.max_xml_bytes,
+        want_signed=settings.want_authn_requests_signed,
         now=now,
         skew=timedelta(seconds=settings.clock_skew_seconds),
+        allow_sha1=trust.allows_sha1(session, issuer),
     )
-    if info.issuer != sp.entity_id:
-        raise SamlError("saml.issuer.mismatch", "the signed Issuer differs from the one read")
-    return SsoRequest(info, relay_state, sp, _acs_for(sp, info))
-
-
-def _signature_required(settings: Settings, sp: EntityMetadata) -> bool:
-    return settings.want_authn_requests_signed or bool(sp.sp and sp.sp.authn_requests_signed)
-
-
-def _acs_for(sp: EntityMetadata, info: AuthnRequestInfo) -> str:
-    """Never send an assertion to an address the provider's metadata does not list."""
-    assert sp.sp is not None
-    posts = [e for e in sp.sp.acs if e.binding == BINDING_POST]
-    if info.acs_url is not None:
-        if info.acs_url in {e.location for e in posts}:
-            return info.acs_url
-        raise FlowError("sso.acs_not_registered", info.acs_url)
-    if info.acs_index is not None:
-        for endpoint in posts:
-            if endpoint.index == info.acs_index:
-                return endpoint.location
-        raise FlowError("sso.acs_not_registered", f"index {info.acs_index}")
-    default = sp.acs_url(BINDING_POST)
-    if default is None:
-        raise FlowError("sso.acs_not_registered", "no HTTP-POST assertion consumer service")
-    return default
 
 
 def issue_response(
@@ -153,5 +81,9 @@ def issue_response(
         assertion=signed_assertion,
         now=now,
     )
-    return bindings.post_form(acs_url, kind="SAMLResponse", message=signing.sign(response, keypair),
-                              relay_state=relay_state)
+    return bindings.post_form(
+        acs_url,
+        kind="SAMLResponse",
+        message=signing.sign(response, keypair),
+        relay_state=relay_state,
+    )

@@ -40,8 +40,9 @@ def redirect_to_idp(
         now=now,
     )
     state.idp_entity_id, state.upstream_request_id = idp.entity_id, request_id
-    return bindings.encode_redirect(sso, request, kind="SAMLRequest", relay_state=state.id,
-                                    keypair=keypair)
+    return bindings.encode_redirect(
+        sso, request, kind="SAMLRequest", relay_state=state.id, keypair=keypair
+    )
 
 
 def read_response(

@@ -65,20 +65,24 @@ def consume(session: Session, state_id: str, now: datetime) -> bool:
     """Mark the state used; False when another request already did (or it expired)."""
     result = session.execute(
         update(LoginState)
-        .where(LoginState.id == state_id, LoginState.consumed_at.is_(None),
-               LoginState.expires_at > now)
+        .where(
+            LoginState.id == state_id, LoginState.consumed_at.is_(None), LoginState.expires_at > now
+        )
         .values(consumed_at=now)
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
-def remember_assertion(session: Session, issuer: str, assertion_id: str, expires_at: datetime) -> bool:
+def remember_assertion(
+    session: Session, issuer: str, assertion_id: str, expires_at: datetime
+) -> bool:
     """Record a consumed assertion; False when it was seen before (a replay)."""
     try:
         with session.begin_nested():
-            session.add(ConsumedAssertion(issuer=issuer, assertion_id=assertion_id,
-                                          expires_at=expires_at))
+            session.add(
+                ConsumedAssertion(issuer=issuer, assertion_id=assertion_id, expires_at=expires_at)
+            )
     except IntegrityError:
         return False
     return True

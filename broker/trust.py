@@ -51,8 +51,13 @@ def register(session: Session, xml: bytes, *, source: str) -> EntityMetadata:
     peer = session.get(Peer, metadata.entity_id)
     text = xml.decode("utf-8")
     if peer is None:
-        peer = Peer(entity_id=metadata.entity_id, role=role_of(metadata), metadata_xml=text,
-                    source=source, registered_at=datetime.now(UTC))
+        peer = Peer(
+            entity_id=metadata.entity_id,
+            role=role_of(metadata),
+            metadata_xml=text,
+            source=source,
+            registered_at=datetime.now(UTC),
+        )
         session.add(peer)
     else:
         peer.role, peer.metadata_xml, peer.source = role_of(metadata), text, source
@@ -97,6 +102,8 @@ def idp_certificates(session: Session) -> Callable[[str], Sequence[x509.Certific
 
     def lookup(issuer: str) -> Sequence[x509.Certificate] | None:
         metadata = find_idp(session, issuer)
-        return None if metadata is None or metadata.idp is None else metadata.idp.signing_certificates
+        return (
+            None if metadata is None or metadata.idp is None else metadata.idp.signing_certificates
+        )
 
     return lookup

@@ -17,19 +17,16 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
-from lxml import etree
 
 from idp_mock import identity
 from idp_mock.state import PendingRequest, seal, unseal
 from services import dataset as dataset_module
 from services.keys import KeyPair, load_or_create, load_secret
 from services.peers import MetadataCache, PeerError
-from services.saml import bindings, build, metadata, signing
-from services.saml.constants import BINDING_POST, NAMEID_TRANSIENT, NS
+from services.saml import authn, bindings, build, metadata, signing
+from services.saml.constants import BINDING_POST, NAMEID_TRANSIENT
 from services.saml.errors import SamlError
 from services.saml.metadata import EntityMetadata
-from services.saml.validate import AuthnRequestInfo, validate_authn_request
-from services.saml.xml import text_of
 from services.settings import Settings
 from services.web import error_page, install_error_handlers, make_environment, render
 
@@ -141,15 +138,14 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
         request: Request, *, raw_query: str | None, form: Mapping[str, str] | None
     ) -> HTMLResponse:
         try:
-            info, relay_state, sp = await _read_authn_request(ctx, raw_query=raw_query, form=form)
-            acs = _acs_for(sp, info)
+            accepted = await _read_authn_request(ctx, raw_query=raw_query, form=form)
         except _Refusal as exc:
             return refused(request, exc)
         except SamlError as exc:
             return refused(request, _saml_refusal(exc))
         pending = PendingRequest(
-            sp_entity_id=sp.entity_id, request_id=info.request_id, acs_url=acs,
-            relay_state=relay_state,
+            sp_entity_id=accepted.sp.entity_id, request_id=accepted.info.request_id,
+            acs_url=accepted.acs_url, relay_state=accepted.relay_state,
             expires_at=int(time.time()) + settings.login_state_lifetime_seconds,
         )
         return login_page(request, seal(pending, ctx.secret), pending)
@@ -170,7 +166,9 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
         try:
             pending = unseal(state, ctx.secret)
             sp = await _trusted_sp(ctx, pending.sp_entity_id)
-            if pending.acs_url not in _post_acs_urls(sp):
+            if pending.acs_url not in {
+                e.location for e in (sp.sp.acs if sp.sp else ()) if e.binding == BINDING_POST
+            }:
                 raise _Refusal(
                     403, "idp.acs_not_registered", "Adresse de retour inconnue",
                     "L'adresse de retour n'est plus déclarée par le fournisseur de service.",
@@ -255,91 +253,22 @@ def _respond(
     )
 
 
-def _issuer_of(root: etree._Element) -> str:
-    found = root.find("saml:Issuer", NS)
-    issuer = text_of(found).strip() if found is not None else ""
-    if not issuer:
-        raise SamlError("saml.issuer.missing", "AuthnRequest without Issuer")
-    return issuer
-
-
 async def _read_authn_request(
     ctx: _Context, *, raw_query: str | None, form: Mapping[str, str] | None
-) -> tuple[AuthnRequestInfo, str | None, EntityMetadata]:
+) -> authn.AcceptedRequest:
     """Decode, authenticate (signature of the requester) and validate an AuthnRequest."""
     settings = ctx.settings
-    limit = settings.max_xml_bytes
-    if raw_query is not None:
-        # Read the Issuer first (signature ignored) to know whose certificates verify it.
-        unverified = bindings.decode_redirect(
-            _without_signature(raw_query), kind="SAMLRequest", max_bytes=limit
-        )
-        sp = await _trusted_sp(ctx, _issuer_of(unverified.xml))
-        roles = _sp_role(sp)
-        message = bindings.decode_redirect(
-            raw_query, kind="SAMLRequest", max_bytes=limit,
-            certificates=roles.signing_certificates,
-            require_signature=_signature_required(settings, sp),
-        )
-        root, relay_state = message.xml, message.relay_state
-    else:
-        form = form or {}
-        value = form.get("SAMLRequest")
-        if not value:
-            raise SamlError("saml.binding.invalid", "SAMLRequest is missing")
-        root = bindings.decode_post(value, max_bytes=limit)
-        relay_state = form.get("RelayState")
-        sp = await _trusted_sp(ctx, _issuer_of(root))
-        if root.find("ds:Signature", NS) is not None:
-            root = signing.verify(root, _sp_role(sp).signing_certificates)
-        elif _signature_required(settings, sp):
-            raise SamlError("saml.signature.missing", "the AuthnRequest must be signed")
-    info = validate_authn_request(
-        root, destination=sso_url(settings), now=datetime.now(UTC),
+    issuer = authn.requester(raw_query=raw_query, form=form, max_bytes=settings.max_xml_bytes)
+    return authn.accept(
+        raw_query=raw_query,
+        form=form,
+        sp=await _trusted_sp(ctx, issuer),
+        destination=sso_url(settings),
+        max_bytes=settings.max_xml_bytes,
+        want_signed=settings.want_authn_requests_signed,
+        now=datetime.now(UTC),
         skew=timedelta(seconds=settings.clock_skew_seconds),
     )
-    if info.issuer != sp.entity_id:
-        raise SamlError("saml.issuer.mismatch", "the signed Issuer differs from the one read")
-    return info, relay_state, sp
-
-
-def _without_signature(raw_query: str) -> str:
-    return "&".join(
-        part for part in raw_query.split("&")
-        if part.split("=", 1)[0] not in {"Signature", "SigAlg"}
-    )
-
-
-def _signature_required(settings: Settings, sp: EntityMetadata) -> bool:
-    return settings.want_authn_requests_signed or _sp_role(sp).authn_requests_signed
-
-
-def _sp_role(sp: EntityMetadata) -> metadata.SPRole:
-    if sp.sp is None:
-        raise _unknown_sp(sp.entity_id)
-    return sp.sp
-
-
-def _post_acs_urls(sp: EntityMetadata) -> list[str]:
-    return [e.location for e in _sp_role(sp).acs if e.binding == BINDING_POST]
-
-
-def _acs_for(sp: EntityMetadata, info: AuthnRequestInfo) -> str:
-    """The requested ACS only if the SP's metadata lists it; otherwise its default one."""
-    posts = [e for e in _sp_role(sp).acs if e.binding == BINDING_POST]
-    if info.acs_url is not None and info.acs_url in {e.location for e in posts}:
-        return info.acs_url
-    if info.acs_index is not None:
-        for endpoint in posts:
-            if endpoint.index == info.acs_index:
-                return str(endpoint.location)
-    default = sp.acs_url(BINDING_POST)
-    if default is None:
-        raise _Refusal(
-            403, "idp.acs_not_registered", "Adresse de retour inconnue",
-            "Le fournisseur de service ne déclare aucune adresse de retour HTTP-POST.",
-        )
-    return default
 
 
 def _sources(settings: Settings) -> list[str]:

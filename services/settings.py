@@ -27,7 +27,9 @@ class Settings(BaseSettings):
     idp_url: str | None = None
     provider_url: str | None = None
     database_url: str | None = Field(
-        default=None, validation_alias="DATABASE_URL", description="SQLAlchemy URL; SQLite by default"
+        default=None,
+        validation_alias="DATABASE_URL",
+        description="SQLAlchemy URL; SQLite by default",
     )
     clock_skew_seconds: int = Field(default=120, ge=0, le=600)
     assertion_lifetime_seconds: int = Field(default=300, ge=30, le=3600)

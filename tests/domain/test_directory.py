@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from broker.directory import educonnect_ref_id, find_person, load_person, parse_educonnect_ref_id
 from broker.domain import Authentication
+from broker.models import PersonProfile
 from services.dataset import COLLEGE_UAI, LYCEE_UAI, Dataset
 
 
@@ -130,10 +132,6 @@ def test_loading_an_unknown_pk_raises(session: Session) -> None:
 def test_an_unknown_profile_in_the_directory_grants_no_establishment(
     session: Session, academy: Dataset
 ) -> None:
-    from sqlalchemy import update
-
-    from broker.models import PersonProfile
-
     view = find_person(session, _auth({"idEnt": [academy.ent_id], "GARPersonIdentifiant":
                                        [academy.person("enseignant").person_id]}))
     assert view is not None

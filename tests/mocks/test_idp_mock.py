@@ -260,11 +260,12 @@ async def test_unsigned_request_is_refused(idp, settings, broker):
     assert error_code(page.text).startswith("saml.signature")
 
 
-async def test_unlisted_acs_is_replaced_by_the_registered_one(idp, settings, broker, persona):
-    state, _request_id = await login_state(idp, settings, broker,
-                                          acs_url="https://evil.example/acs")
-    page = await idp.post("/login", data={"state": state, "persona": persona.login})
-    assert form_action(page.text) == broker.sp_acs
+async def test_request_for_an_unlisted_acs_is_refused(idp, settings, broker):
+    url, _request_id = signed_request_url(settings, broker, acs_url="https://evil.example/acs")
+    page = await idp.get(url)
+    assert page.status_code == 400
+    assert error_code(page.text) == "saml.acs.unregistered"
+    assert "login-form" not in page.text
 
 
 async def test_tampered_login_state_is_refused(idp, settings, broker, persona):
