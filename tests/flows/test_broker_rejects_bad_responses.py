@@ -18,7 +18,8 @@ from sqlalchemy import create_engine, text
 
 from services import dataset
 from services.keys import generate
-from services.saml.constants import NS
+from services.saml import signing
+from services.saml.constants import ALG_RSA_SHA1, NS
 from services.settings import Settings
 from tests.flows import forge
 from tests.flows.harness import error_code
@@ -128,6 +129,18 @@ def _in_response_to_mismatch(settings, pending, attrs):
         forge.idp_key(settings)), in_response_to="_another_request")
 
 
+def _unsolicited(settings, pending, attrs):
+    return forge.response(settings, pending, forge.sign(
+        forge.assertion(settings, pending, attrs, in_response_to=None), forge.idp_key(settings)),
+        in_response_to=None)
+
+
+def _signed_with_sha1(settings, pending, attrs):
+    assertion = forge.assertion(settings, pending, attrs)
+    return forge.response(settings, pending,
+                          signing.sign(assertion, forge.idp_key(settings), algorithm=ALG_RSA_SHA1))
+
+
 def _with_doctype(settings, pending, attrs):
     body = etree.tostring(_good(settings, pending, attrs))
     return b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e "x">]>' + body
@@ -157,6 +170,8 @@ CASES: dict[str, tuple[Forger, str]] = {
     "wrong recipient": (_wrong_recipient, "saml.recipient.mismatch"),
     "unknown issuer": (_unknown_issuer, "saml.issuer.unknown"),
     "InResponseTo mismatch": (_in_response_to_mismatch, "saml.in_response_to.mismatch"),
+    "unsolicited": (_unsolicited, "saml.in_response_to.mismatch"),
+    "signed with RSA-SHA1": (_signed_with_sha1, "saml.signature.algorithm"),
     "DTD with an entity": (_with_doctype, "saml.xml.dtd_forbidden"),
     "external entity": (_with_external_entity, "saml.xml.dtd_forbidden"),
     "oversized": (_oversized, "saml.xml.too_large"),
@@ -229,3 +244,40 @@ async def test_response_that_is_not_base64_is_refused(
     assert page.status_code == 400
     assert error_code(page) == "saml.binding.invalid"
 
+
+
+async def test_comment_inside_a_signed_identifier_does_not_shorten_it(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    """`elv-000001<!---->x` is the identifier `elv-000001x`, not `elv-000001` (no such person)."""
+    pending = await forge.start(browser, testbed_settings, "manuel-maths-4e")
+    person_id = _person_id(testbed_settings, "eleve.assigne")
+    assertion = forge.assertion(testbed_settings, pending, forge.ent_attributes(person_id + "x"))
+    value = assertion.find(
+        ".//saml:Attribute[@Name='GARPersonIdentifiant']/saml:AttributeValue", NS)
+    value.text = person_id
+    value.append(etree.Comment(""))
+    value[-1].tail = "x"
+    signed = forge.sign(assertion, forge.idp_key(testbed_settings))
+    page = await browser.post(pending.acs_url, data={
+        "SAMLResponse": forge.encode(forge.response(testbed_settings, pending, signed)),
+        "RelayState": pending.relay_state})
+    assert page.status_code == 403
+    assert error_code(page) == "access.unknown_person"
+
+
+async def test_expired_login_state_is_refused(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    pending = await forge.start(browser, testbed_settings, "manuel-maths-4e")
+    engine = create_engine(testbed_settings.sqlalchemy_url.replace(
+        "postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE login_states SET expires_at = created_at"))
+    engine.dispose()
+    attrs = forge.ent_attributes(_person_id(testbed_settings, "eleve.assigne"))
+    page = await browser.post(pending.acs_url, data={
+        "SAMLResponse": forge.encode(_good(testbed_settings, pending, attrs)),
+        "RelayState": pending.relay_state})
+    assert page.status_code == 400
+    assert error_code(page) == "sso.state_unknown"
