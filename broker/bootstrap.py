@@ -6,7 +6,10 @@ idempotent, so running it on every start is safe and a restart keeps keys and da
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session
 
 from broker import trust
 from broker.db import make_engine, migrate, session_factory
@@ -76,15 +79,23 @@ def _fetch(source: str, settings: Settings) -> bytes:
     return read_metadata(source, max_bytes=trust.MAX_METADATA_BYTES)
 
 
-def trust_add(settings: Settings, source: str) -> str:
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with session_factory(engine).begin() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def trust_add(settings: Settings, source: str, *, allow_sha1: bool | None = None) -> str:
     """Register a real peer (its metadata file or URL); returns its entity id."""
     xml = _fetch(source, settings)
-    sessions = session_factory(make_engine(settings.sqlalchemy_url))
-    with sessions.begin() as session:
-        return trust.register(session, xml, source=source).entity_id
+    with _session(settings) as session:
+        return trust.register(session, xml, source=source, allow_sha1=allow_sha1).entity_id
 
 
 def trust_list(settings: Settings) -> list[tuple[str, str, str]]:
-    sessions = session_factory(make_engine(settings.sqlalchemy_url))
-    with sessions() as session:
+    with _session(settings) as session:
         return trust.peers(session)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from threading import Lock
 
 from cryptography import x509
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from broker.models import Peer
@@ -41,13 +41,24 @@ def role_of(metadata: EntityMetadata) -> str:
     return "idp" if metadata.idp else "sp"
 
 
-def register(session: Session, xml: bytes, *, source: str) -> EntityMetadata:
-    """Add or replace a peer from its metadata; the caller commits."""
+def register(
+    session: Session, xml: bytes, *, source: str, allow_sha1: bool | None = None
+) -> EntityMetadata:
+    """Add or replace a peer from its metadata; the caller commits.
+
+    ``allow_sha1`` lets this one peer sign with RSA-SHA1 (a widely deployed ENT still does);
+    None keeps what was set before (off for a new peer).
+    """
     metadata = parse_cached(xml)
     if metadata.idp is None and metadata.sp is None:
         from services.saml.errors import SamlError
 
         raise SamlError("saml.metadata.invalid", "neither an IdP nor an SP role")
+    # A source describes one peer: what it described before (another entity id, e.g. the
+    # mocks on other ports) is no longer trusted.
+    session.execute(
+        delete(Peer).where(Peer.source == source, Peer.entity_id != metadata.entity_id)
+    )
     peer = session.get(Peer, metadata.entity_id)
     text = xml.decode("utf-8")
     if peer is None:
@@ -62,6 +73,8 @@ def register(session: Session, xml: bytes, *, source: str) -> EntityMetadata:
     else:
         peer.role, peer.metadata_xml, peer.source = role_of(metadata), text, source
         peer.registered_at = datetime.now(UTC)
+    if allow_sha1 is not None:
+        peer.allow_sha1 = allow_sha1
     session.flush()
     return metadata
 

@@ -89,3 +89,18 @@ async def test_choosing_an_unregistered_identity_provider_is_refused(
                                params={"state": state, "idp": "https://evil.invalid/idp"})
     assert answer.status_code == 400
     assert error_code(answer) == "sso.unknown_identity_provider"
+
+
+def test_registering_a_source_again_replaces_the_peer_it_described(
+    testbed_settings: Settings, tmp_path
+) -> None:
+    from broker.bootstrap import trust_list
+
+    path = tmp_path / "moving-idp.xml"
+    for entity_id in ("https://old.invalid/idp", "https://new.invalid/idp"):
+        path.write_bytes(idp_metadata(entity_id=entity_id, sso_url=f"{entity_id}/sso",
+                                      keypairs=[generate("moving idp")]))
+        trust_add(testbed_settings, str(path))
+    registered = [entity for entity, _role, source in trust_list(testbed_settings)
+                  if source == str(path)]
+    assert registered == ["https://new.invalid/idp"]

@@ -281,3 +281,19 @@ async def test_expired_login_state_is_refused(
         "RelayState": pending.relay_state})
     assert page.status_code == 400
     assert error_code(page) == "sso.state_unknown"
+
+
+async def test_rsa_sha1_is_accepted_only_from_a_peer_allowed_to_use_it(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    from broker.bootstrap import trust_add
+
+    trust_add(testbed_settings, str(testbed_settings.data_dir / "metadata" / "idp_mock.xml"),
+              allow_sha1=True)
+    pending = await forge.start(browser, testbed_settings, "manuel-maths-4e")
+    attrs = forge.ent_attributes(_person_id(testbed_settings, "eleve.assigne"))
+    page = await browser.post(pending.acs_url, data={
+        "SAMLResponse": forge.encode(_signed_with_sha1(testbed_settings, pending, attrs)),
+        "RelayState": pending.relay_state})
+    assert page.status_code == 200
+    assert 'id="saml-post"' in page.text
