@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Generator
 
     from fastapi import FastAPI
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 RESOURCE_SLUG = "manuel-maths-4e"
 KEY_NAMES = ("broker", "idp", "provider")
@@ -186,7 +188,6 @@ class Service:
     """One of the three apps, with the socket it will listen on."""
 
     name: str
-    label: str
     app: FastAPI
     sock: socket.socket
 
@@ -229,23 +230,59 @@ def build_services(settings: Settings, sockets: Sequence[socket.socket]) -> list
 
     broker_sock, idp_sock, provider_sock = sockets
     return [
-        Service("broker", "GAR", broker_app(settings), broker_sock),
-        Service("idp", "fournisseur d'identité simulé", idp_app(settings), idp_sock),
-        Service(
-            "provider", "fournisseur de ressources simulé", provider_app(settings), provider_sock
-        ),
+        Service("broker", broker_app(settings), broker_sock),
+        Service("idp", idp_app(settings), idp_sock),
+        Service("provider", provider_app(settings), provider_sock),
     ]
 
 
+ACCESS_LOGGER = "gar_testbed.access"
+
+
+class _AccessLog:
+    """One line per request, naming the service: the three share one terminal.
+
+    uvicorn's own access log cannot tell which server answered, so it is replaced by this.
+    """
+
+    def __init__(self, app: ASGIApp, name: str) -> None:
+        self._app = app
+        self._name = name
+        self._logger = logging.getLogger(ACCESS_LOGGER)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        status: list[int] = []
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
+
+        try:
+            await self._app(scope, receive, capture)
+        finally:
+            self._logger.info(
+                "%-8s %s %s %s",
+                self._name,
+                scope["method"],
+                scope["path"],
+                status[0] if status else "-",
+            )
+
+
 def make_servers(
-    services: Sequence[Service], *, log_level: str = "info", access_log: bool = True
+    services: Sequence[Service], *, log_level: str = "warning", access_log: bool = True
 ) -> list[uvicorn.Server]:
+    """uvicorn servers for the services; their start-up chatter is left out below warnings."""
     return [
         _Server(
             uvicorn.Config(
-                service.app,
+                _AccessLog(service.app, service.name) if access_log else service.app,
                 log_level=log_level,
-                access_log=access_log,
+                access_log=False,
                 proxy_headers=False,
                 server_header=False,
                 timeout_graceful_shutdown=5,
@@ -253,6 +290,16 @@ def make_servers(
         )
         for service in services
     ]
+
+
+def _log_requests_to_stdout() -> None:
+    logger = logging.getLogger(ACCESS_LOGGER)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 async def serve(services: Sequence[Service], servers: Sequence[uvicorn.Server]) -> None:
@@ -266,13 +313,17 @@ async def serve(services: Sequence[Service], servers: Sequence[uvicorn.Server]) 
 
     def stop_all() -> None:
         for server in servers:
-            if server.should_exit:
-                server.force_exit = True
             server.should_exit = True
+
+    def on_signal() -> None:
+        for server in servers:
+            if server.should_exit:  # a second Ctrl-C: stop waiting for open connections
+                server.force_exit = True
+        stop_all()
 
     if on_main_thread:
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop_all)
+            loop.add_signal_handler(sig, on_signal)
 
     async def run_one(service: Service, server: uvicorn.Server) -> None:
         try:
@@ -342,6 +393,7 @@ def up(ctx: typer.Context) -> None:
             prepare(settings, progress=_progress)
             services = build_services(settings, sockets)
             servers = make_servers(services)
+            _log_requests_to_stdout()
             typer.echo("\nLe banc d'essai est prêt. Ouvrez :")
             for label, url in _urls(settings):
                 typer.echo(f"  {label:<32} {url}")
@@ -440,14 +492,23 @@ def metadata(
 def trust_add(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="Fichier ou URL de métadonnées SAML.")],
+    allow_sha1: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-sha1/--refuse-sha1",
+            help="Accepter (ou refuser à nouveau) les signatures RSA-SHA1 de ce seul partenaire.",
+        ),
+    ] = None,
 ) -> None:
     """Enregistre un partenaire (fournisseur d'identité ou de ressources) par ses métadonnées."""
     with _expected_errors():
         settings = _settings(ctx)
         from broker.bootstrap import trust_add as add
 
-        entity_id = add(settings, source)
+        entity_id = add(settings, source, allow_sha1=allow_sha1)
         typer.echo(f"Partenaire enregistré : {entity_id}")
+        if allow_sha1:
+            typer.echo("Attention : les signatures RSA-SHA1 de ce partenaire sont acceptées.")
 
 
 @trust_app.command("list")

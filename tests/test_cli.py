@@ -183,6 +183,28 @@ def test_trust_add_registers_a_metadata_file(run, tmp_path: Path) -> None:
     assert "https://editeur.example/saml" in run("trust", "list").stdout
 
 
+def test_trust_add_allow_sha1_is_recorded_for_that_peer_only(run, tmp_path: Path) -> None:
+    from broker import trust
+    from broker.db import make_engine, session_factory
+    from services.keys import generate
+    from services.settings import Settings
+
+    run("seed")
+    peer = _sp_metadata_file(tmp_path / "peer.xml", "https://ent-sha1.example/saml", generate("x"))
+    result = run("trust", "add", "--allow-sha1", str(peer))
+    assert result.exit_code == 0, result.output
+    assert "RSA-SHA1" in result.stdout
+    engine = make_engine(Settings(data_dir=tmp_path).sqlalchemy_url)
+    with session_factory(engine)() as session:
+        assert trust.allows_sha1(session, "https://ent-sha1.example/saml")
+        assert not trust.allows_sha1(session, "http://127.0.0.1:8001/saml/metadata")
+    engine.dispose()
+    run("trust", "add", "--refuse-sha1", str(peer))
+    with session_factory(engine)() as session:
+        assert not trust.allows_sha1(session, "https://ent-sha1.example/saml")
+    engine.dispose()
+
+
 def test_trust_add_of_a_missing_file_is_one_line_and_exit_1(run, tmp_path: Path) -> None:
     run("seed")
     result = run("trust", "add", str(tmp_path / "absent.xml"))
@@ -247,9 +269,9 @@ def test_serve_runs_every_app_and_stopping_one_stops_them_all() -> None:
     for name in ("broker", "idp", "provider"):
         web = FastAPI()
         web.get("/")(lambda name=name: {"service": name})
-        services.append(Service(name, name, web, bind("127.0.0.1", 0)))
+        services.append(Service(name, web, bind("127.0.0.1", 0)))
     ports = [service.sock.getsockname()[1] for service in services]
-    servers = make_servers(services, log_level="warning", access_log=False)
+    servers = make_servers(services, access_log=False)
     thread = threading.Thread(target=asyncio.run, args=(serve(services, servers),), daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

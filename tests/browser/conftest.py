@@ -63,7 +63,7 @@ def live_testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]
         for sock in sockets:
             sock.close()
         raise
-    servers = make_servers(services, log_level="warning", access_log=False)
+    servers = make_servers(services, access_log=False)
     failure: list[BaseException] = []
 
     def run() -> None:
@@ -94,9 +94,13 @@ def live_testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]
         raise failure[0]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """Debian's Chromium, headless; skipped where it is not installed (never in CI)."""
+    """Debian's Chromium, headless; skipped where it is not installed (never in CI).
+
+    Module-scoped, not session-scoped: Playwright's sync API keeps an event loop running in
+    the main thread while it is open, which would break every async test collected after.
+    """
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} is missing: install Debian's chromium (make test does, as root)"
         if os.environ.get("CI"):
