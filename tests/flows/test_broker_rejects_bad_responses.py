@@ -45,6 +45,15 @@ def _snapshot(settings: Settings) -> dict[str, int]:
     return counts
 
 
+async def _answer(
+    browser: httpx.AsyncClient, pending: forge.Pending, message: bytes | etree._Element, *,
+    relay_state: str | None = None,
+) -> httpx.Response:
+    """Post a Response to the broker's ACS as the identity provider's page would."""
+    return await browser.post(pending.acs_url, data={
+        "SAMLResponse": forge.encode(message), "RelayState": relay_state or pending.relay_state})
+
+
 Forger = Callable[[Settings, forge.Pending, dict[str, list[str]]], bytes | etree._Element]
 
 
@@ -187,8 +196,7 @@ async def test_bad_response_is_refused_with_its_code_and_changes_nothing(
     before = _snapshot(testbed_settings)
     attrs = forge.ent_attributes(_person_id(testbed_settings, "eleve.assigne"))
     message = make(testbed_settings, pending, attrs)
-    page = await browser.post(pending.acs_url, data={
-        "SAMLResponse": forge.encode(message), "RelayState": pending.relay_state})
+    page = await _answer(browser, pending, message)
     assert page.status_code == 400
     assert error_code(page) == code
     assert "Traceback" not in page.text
@@ -200,9 +208,7 @@ async def test_a_good_forged_response_is_accepted_so_the_rejections_mean_somethi
 ) -> None:
     pending = await forge.start(browser, testbed_settings, "manuel-maths-4e")
     attrs = forge.ent_attributes(_person_id(testbed_settings, "eleve.assigne"))
-    page = await browser.post(pending.acs_url, data={
-        "SAMLResponse": forge.encode(_good(testbed_settings, pending, attrs)),
-        "RelayState": pending.relay_state})
+    page = await _answer(browser, pending, _good(testbed_settings, pending, attrs))
     assert page.status_code == 200
     assert 'id="saml-post"' in page.text
 
@@ -228,9 +234,8 @@ async def test_response_without_a_login_state_is_refused(
 ) -> None:
     pending = await forge.start(browser, testbed_settings, "manuel-maths-4e")
     attrs = forge.ent_attributes(_person_id(testbed_settings, "eleve.assigne"))
-    page = await browser.post(pending.acs_url, data={
-        "SAMLResponse": forge.encode(_good(testbed_settings, pending, attrs)),
-        "RelayState": "forged-state"})
+    page = await _answer(browser, pending, _good(testbed_settings, pending, attrs),
+                         relay_state="forged-state")
     assert page.status_code == 400
     assert error_code(page) == "sso.state_unknown"
 
@@ -259,9 +264,7 @@ async def test_comment_inside_a_signed_identifier_does_not_shorten_it(
     value.append(etree.Comment(""))
     value[-1].tail = "x"
     signed = forge.sign(assertion, forge.idp_key(testbed_settings))
-    page = await browser.post(pending.acs_url, data={
-        "SAMLResponse": forge.encode(forge.response(testbed_settings, pending, signed)),
-        "RelayState": pending.relay_state})
+    page = await _answer(browser, pending, forge.response(testbed_settings, pending, signed))
     assert page.status_code == 403
     assert error_code(page) == "access.unknown_person"
 
@@ -276,9 +279,7 @@ async def test_expired_login_state_is_refused(
         connection.execute(text("UPDATE login_states SET expires_at = created_at"))
     engine.dispose()
     attrs = forge.ent_attributes(_person_id(testbed_settings, "eleve.assigne"))
-    page = await browser.post(pending.acs_url, data={
-        "SAMLResponse": forge.encode(_good(testbed_settings, pending, attrs)),
-        "RelayState": pending.relay_state})
+    page = await _answer(browser, pending, _good(testbed_settings, pending, attrs))
     assert page.status_code == 400
     assert error_code(page) == "sso.state_unknown"
 
@@ -292,8 +293,6 @@ async def test_rsa_sha1_is_accepted_only_from_a_peer_allowed_to_use_it(
               allow_sha1=True)
     pending = await forge.start(browser, testbed_settings, "manuel-maths-4e")
     attrs = forge.ent_attributes(_person_id(testbed_settings, "eleve.assigne"))
-    page = await browser.post(pending.acs_url, data={
-        "SAMLResponse": forge.encode(_signed_with_sha1(testbed_settings, pending, attrs)),
-        "RelayState": pending.relay_state})
+    page = await _answer(browser, pending, _signed_with_sha1(testbed_settings, pending, attrs))
     assert page.status_code == 200
     assert 'id="saml-post"' in page.text
