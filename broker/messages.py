@@ -49,7 +49,6 @@ MESSAGES: dict[str, Message] = {
     "sso.unknown_identity_provider": Message("Fournisseur d'identité inconnu", "Le fournisseur d'identité choisi n'est pas enregistré.", "Choisissez un fournisseur dans la liste."),
     "sso.state_unknown": Message("Session de connexion introuvable", "La demande de connexion est inconnue, expirée ou déjà utilisée.", "Recommencez depuis la ressource ou le médiacentre."),
     "mediacentre.bad_request": Message("Lien du médiacentre invalide", "Les paramètres idENT, idEtab et idSrc (en Base64) sont absents ou mal encodés.", "Recommencez depuis le médiacentre de votre ENT."),
-    "access.unknown_person": Message("Personne inconnue", "La personne authentifiée est inconnue de l'annuaire du GAR.", "Vérifiez que l'ENT a bien transmis cette personne dans son flux d'annuaire."),
 }
 
 

@@ -14,15 +14,6 @@ from sqlalchemy.orm import Session
 from broker import access, audit, directory, release
 from broker.domain import Authentication, Grant, Refusal, Release
 
-UNKNOWN_PERSON = Refusal(
-    code="access.unknown_person",
-    reason="La personne authentifiée est inconnue de l'annuaire du GAR.",
-    action="Vérifiez que l'ENT a bien transmis cette personne dans son flux d'annuaire, "
-    "puis réessayez.",
-    resource_id=None,
-    uai=None,
-)
-
 
 @dataclass(frozen=True)
 class Granted:
@@ -53,8 +44,8 @@ def run(
     """Decide and release, writing one audit record in the caller's transaction."""
     person = directory.find_person(session, auth)
     if person is None:
-        refusal = Refusal(
-            **{**UNKNOWN_PERSON.__dict__, "resource_id": target.resource_id, "uai": target.uai}
+        refusal = access.refusal(
+            "access.unknown_person", resource_id=target.resource_id, uai=target.uai
         )
         _audit(session, None, target, refusal, None, None, now)
         return refusal
