@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broker.domain import Grant, PersonView, Refusal
+from broker.licences import held_subscriptions
 from broker.models import Assignment, Provider, Resource, Subscription
 from services.attributes import audience_of, normalise_profile
 
@@ -176,7 +177,10 @@ def _assignments_of(
 
     A division or group assignment gives licences to the students of that class or group: the
     teachers linked to it are reached by an individual or a profile assignment, as the
-    per-audience licence counts of a subscription expect.
+    per-audience licence counts of a subscription expect. The person must also hold a licence
+    of the subscription (``broker.licences``): coverage is fixed when the assignment is made,
+    so a student who joined the class later is refused until an officer tops it up, and
+    access always agrees with the counts.
     """
     if not subscription_ids:
         return []
@@ -189,7 +193,9 @@ def _assignments_of(
         .where(Assignment.subscription_id.in_(subscription_ids))
         .order_by(Assignment.id)
     ).all()
-    return [a for a in candidates if (a.target_kind, _canonical(a)) in reaches]
+    reaching = [a for a in candidates if (a.target_kind, _canonical(a)) in reaches]
+    held = held_subscriptions(session, person.pk, {a.subscription_id for a in reaching})
+    return [a for a in reaching if a.subscription_id in held]
 
 
 def _canonical(assignment: Assignment) -> str:

@@ -18,7 +18,19 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from broker import endpoints, mediacentre, pipeline, resources, saml_idp, saml_sp, trust
+from broker import (
+    console,
+    endpoints,
+    feed_api,
+    mediacentre,
+    mediacentre_api,
+    pipeline,
+    resources,
+    saml_idp,
+    saml_sp,
+    subscriptions_ws,
+    trust,
+)
 from broker import state as login_state
 from broker.db import make_engine, session_factory
 from broker.domain import Refusal
@@ -85,6 +97,10 @@ def create_app(
     app = FastAPI(title="gar-testbed broker", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.broker = broker
     web.install_error_handlers(app, name="GAR — gestionnaire d'accès aux ressources (banc d'essai)")
+    app.include_router(feed_api.router)  # directory feed pushed by an ENT, GAR_REFERENCE §1
+    app.include_router(mediacentre_api.router)  # list API, diffusables, page, §2
+    app.include_router(subscriptions_ws.router)  # distributors' web service, §3
+    app.include_router(console.router)  # assignment console, behind SSO through the broker
 
     idp_md, sp_md = idp_metadata_xml(settings), sp_metadata_xml(settings)
 
@@ -281,12 +297,7 @@ def _finish(
     """The identity provider's answer: validate, decide, release, audit, sign, deliver."""
     settings = broker.settings
     state = login_state.pending(session, form.get("RelayState", ""), now)
-    if (
-        state is None
-        or state.upstream_request_id is None
-        or state.sp_entity_id is None
-        or state.resource_id is None
-    ):
+    if state is None or state.upstream_request_id is None:
         raise FlowError("sso.state_unknown", "", 400)
     assertion = saml_sp.read_response(session, settings, form, state, now)
     if not login_state.consume(session, state.id, now):
@@ -296,6 +307,12 @@ def _finish(
         session, assertion.issuer, assertion.assertion_id, assertion.not_on_or_after
     ):
         raise SamlError("saml.replay", assertion.assertion_id)
+    if state.flow == "console":
+        return console.finish_login(
+            session, settings, saml_sp.authentication(assertion), state, now, request
+        )
+    if state.sp_entity_id is None or state.resource_id is None:  # a resource flow needs both
+        raise FlowError("sso.state_unknown", "no resource in this login state", 400)
     assertion_id = build.new_id()
     target = pipeline.Target(state.sp_entity_id, state.resource_id, state.uai, "saml")
     outcome = pipeline.run(

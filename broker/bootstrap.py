@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from broker import trust
 from broker.db import make_engine, migrate, session_factory
-from broker.seed import seed
+from broker.feed import import_file
+from broker.seed import SeedSummary, add_report, seed_catalogue, validate
 from services import dataset
+from services.feed import writer as feed_writer
 from services.keys import load_or_create, load_secret
 from services.peers import read_metadata
 from services.settings import Settings
@@ -34,7 +37,13 @@ def mock_metadata(settings: Settings) -> dict[str, bytes]:
     return {"idp_mock": idp_metadata(settings), "provider_mock": provider_metadata(settings)}
 
 
-def prepare(settings: Settings, *, progress: Progress | None = None) -> dict[str, int]:
+def prepare(settings: Settings, *, progress: Progress | None = None, establishments: int = 0,
+            students_per_establishment: int = 0, seed: int = 0) -> dict[str, int]:
+    """Keys, schema, the academy (people through the feed), trusted peers; idempotent.
+
+    ``establishments`` / ``students_per_establishment`` / ``seed`` ask for a national-size
+    academy (deterministic); the identity-provider mock knows only the fixed personas.
+    """
     say = progress or _quiet
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     say("clés : génération ou lecture (broker, idp, provider)")
@@ -46,9 +55,12 @@ def prepare(settings: Settings, *, progress: Progress | None = None) -> dict[str
     migrate(engine)
     sessions = session_factory(engine)
     say("annuaire et catalogue : académie synthétique")
-    data = dataset.build(provider_base=settings.provider_base)
+    data = dataset.build(provider_base=settings.provider_base, seed=seed,
+                         establishments=establishments,
+                         students_per_establishment=students_per_establishment)
+    summary = seed_feed(settings, sessions, data, say)
     with sessions.begin() as session:
-        summary = seed(session, data)
+        seed_catalogue(session, data, summary)
     say("registre de confiance : métadonnées des services simulés")
     metadata_dir = settings.data_dir / "metadata"
     metadata_dir.mkdir(exist_ok=True)
@@ -66,6 +78,26 @@ def prepare(settings: Settings, *, progress: Progress | None = None) -> dict[str
     counts = dict(_counts(summary))
     counts["peers"] = len(sources)
     return counts
+
+
+def seed_feed(settings: Settings, sessions: sessionmaker[Session], data: dataset.Dataset,
+              say: Progress) -> SeedSummary:
+    """Write the academy's people as feed files in ``data_dir/feed`` and import them.
+
+    The feed is the one way people enter the broker: the seed goes through it like an ENT.
+    Files of an earlier run are replaced (a ``Complet`` export supersedes the previous one).
+    """
+    validate(data)
+    folder = settings.data_dir / "feed"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*_GAR-ENT_Complet_*.xml"):
+        old.unlink()
+    summary = SeedSummary()
+    for path in feed_writer.write(data, folder, at=datetime.now(UTC)):
+        report = import_file(sessions, path)
+        say(f"annuaire : {report.summary()}")
+        add_report(summary, report)
+    return summary
 
 
 def _counts(summary: object) -> dict[str, int]:

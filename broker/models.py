@@ -241,6 +241,13 @@ class Resource(Base):
     protocol: Mapped[str] = mapped_column(String(16))  # saml | oidc | cas
     delivery: Mapped[str] = mapped_column(String(16))  # assigned | automatic
     presentation: Mapped[str | None] = mapped_column(String(8))  # MAN, DIC, MUL, PRO
+    # Mediacentre presentation (services.scolomfr): a thumbnail URL (a path is one this
+    # broker serves) and ScoLOMFR term ids; NULL means not described.
+    thumbnail_url: Mapped[str | None] = mapped_column(String(2048))
+    levels: Mapped[list[str] | None] = mapped_column(JSON)  # ScoLOMFR 022
+    subjects: Mapped[list[str] | None] = mapped_column(JSON)  # ScoLOMFR 015
+    pedagogical_types: Mapped[list[str] | None] = mapped_column(JSON)  # ScoLOMFR 010
+    document_types: Mapped[list[str] | None] = mapped_column(JSON)  # ScoLOMFR 005
 
 
 class ResourceAttribute(Base):
@@ -301,6 +308,38 @@ class Assignment(Base):
     target_kind: Mapped[str] = mapped_column(String(16))  # person | division | group | profile
     target_value: Mapped[str] = mapped_column(CODE)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[int | None] = mapped_column(Integer)  # officer's person pk; no FK
+
+
+class LicenceAllocation(Base):
+    """One licence of a subscription held by one person: the ledger behind every count.
+
+    A row is written per person an assignment covers, at assignment time; ``released_at`` is
+    set when a transferable licence comes back. A held row (``released_at`` NULL) counts
+    against ``audience`` whether or not an assignment still covers the person (a withdrawn
+    non-transferable licence stays consumed). ``person_pk`` becomes NULL when the directory
+    drops the person: the licence is then locked, still counted, until recovered.
+    ``allocated_by`` / ``released_by`` are officers' person pks (None: the system), without a
+    foreign key so the history survives the officer leaving.
+    """
+
+    __tablename__ = "licence_allocations"
+    __table_args__ = (
+        Index("ix_licence_allocations_subscription_person", "subscription_id", "person_pk"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE", onupdate="CASCADE"))
+    person_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="SET NULL"), index=True)
+    audience: Mapped[str] = mapped_column(String(32))  # publicCible the licence counts in
+    assignment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assignments.id", ondelete="SET NULL"), index=True)
+    allocated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    allocated_by: Mapped[int | None] = mapped_column(Integer)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    released_by: Mapped[int | None] = mapped_column(Integer)
 
 
 # --- trust registry and flow state -----------------------------------------------------------
@@ -323,7 +362,7 @@ class LoginState(Base):
     __tablename__ = "login_states"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    flow: Mapped[str] = mapped_column(String(16))  # sp | mediacentre
+    flow: Mapped[str] = mapped_column(String(16))  # sp | mediacentre | console
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -388,3 +427,63 @@ class AuditHead(Base):
     last_id: Mapped[int | None] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
     anchor_hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- API clients -----------------------------------------------------------------------------
+
+
+class ApiClientRecord(Base):
+    """A machine client of the broker's APIs: a distributor or an ENT.
+
+    Only digests are kept: the SHA-256 of the bearer token (shown once, at creation) and the
+    SHA-256 fingerprint of the client certificate a TLS-terminating proxy may forward.
+    """
+
+    __tablename__ = "api_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # distributor | ent
+    ident: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(NAME)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    cert_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --- assignment console ----------------------------------------------------------------------
+
+
+class ConsoleSession(Base):
+    """A signed-in assignment officer's console session, in the store so any instance sees it.
+
+    Only the SHA-256 of the cookie's token is kept: a read of the table does not yield a
+    usable session. ``csrf_token`` is the synchroniser token every form and API call echoes.
+    """
+
+    __tablename__ = "console_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_pk: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"),
+                                           index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+# --- directory feed --------------------------------------------------------------------------
+
+
+class FeedImport(Base):
+    """One directory-feed file applied: which, from which ENT, what it changed, when."""
+
+    __tablename__ = "feed_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))  # Etab | Eleve | Enseignant | Groupe | RespAff
+    ent_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    records: Mapped[int] = mapped_column(Integer)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -14,19 +14,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from io import BytesIO
 from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from broker import licences
 from broker import models as m
+from broker.feed import FeedReport, import_stream
+from broker.resource_description import check_description, mediacentre_description
 from services.attributes import (
     AUDIENCES,
     check_declaration,
-    normalise_profile,
     profiles_of,
 )
 from services.dataset import Dataset
+from services.feed import writer as feed_writer
 
 T = TypeVar("T", bound=m.Base)
 
@@ -91,59 +95,46 @@ def validate(dataset: Dataset) -> None:
         audience = audiences.get(resource.id) or set(AUDIENCES)  # automatic: everyone
         profiles = {p for a in audience for p in profiles_of(a)}
         problems = check_declaration([a.code for a in resource.attributes], profiles=profiles)
+        problems += check_description(resource)
         if problems:
             raise ValueError(f"{resource.id}: " + "; ".join(problems))
 
 
 def seed(session: Session, dataset: Dataset) -> SeedSummary:
+    """The whole academy: people through the directory feed, then the catalogue."""
     validate(dataset)
     summary = SeedSummary()
+    seed_people(session, dataset, summary)
+    seed_catalogue(session, dataset, summary)
+    return summary
+
+
+def seed_people(session: Session, dataset: Dataset, summary: SeedSummary) -> None:
+    """People enter only through the feed: the dataset written as feed files, then imported."""
+    for name, content in feed_writer.documents(dataset, at=datetime.now(UTC)):
+        report = import_stream(session, BytesIO(content), file_name=name,
+                               ent_id=dataset.ent_id)
+        add_report(summary, report)
+
+
+def add_report(summary: SeedSummary, report: FeedReport) -> None:
+    summary.created += report.total("added")
+    summary.updated += report.total("changed") + report.total("removed")
+
+
+def seed_catalogue(session: Session, dataset: Dataset, summary: SeedSummary) -> None:
+    """Establishment registry details, providers, resources, subscriptions, assignments.
+
+    The feed names establishments; their kind, academy and city come from the ministry's
+    establishment registry, which the synthetic dataset stands for.
+    """
+    validate(dataset)
     upsert = _Upserter(session, summary)
     now = datetime.now(UTC)
-
     for est in dataset.establishments:
         upsert(m.Establishment, {"uai": est.uai},
                {"name": est.name, "kind": est.kind, "academy": est.academy, "city": est.city,
                 "ent_id": dataset.ent_id})
-    groups: dict[tuple[str, str], m.Group] = {}
-    for group in dataset.groups:
-        groups[(group.uai, group.code)] = upsert(
-            m.Group, {"uai": group.uai, "code": group.code},
-            {"label": group.label, "status": group.status, "divisions": list(group.divisions)})
-    mefs = {(mef.uai, mef.code): upsert(m.Mef, {"uai": mef.uai, "code": mef.code},
-                                        {"label": mef.label, "mefstat4": mef.mefstat4})
-            for mef in dataset.mefs}
-    subjects = {(s.uai, s.code): upsert(m.Subject, {"uai": s.uai, "code": s.code},
-                                        {"label": s.label})
-                for s in dataset.subjects}
-    persons = {
-        person.person_id: upsert(
-            m.Person, {"person_id": person.person_id},
-            {"ent_id": dataset.ent_id, "join_key": person.join_key,
-             "last_name": person.last_name, "first_name": person.first_name,
-             "civility": person.civility, "birth_date": person.birth_date,
-             "ine": person.ine, "emails": list(person.emails)})
-        for person in dataset.persons
-    }
-    session.flush()  # ids of groups, MEFs, subjects and persons, for the links below
-
-    for person in dataset.persons:
-        pk = persons[person.person_id].id
-        for uai, profile in person.profiles:
-            upsert(m.PersonProfile, {"person_pk": pk, "uai": uai},
-                   {"profile": normalise_profile(profile)})
-        for uai, code, _label in (*person.divisions, *person.groups):
-            upsert(m.GroupMember, {"group_id": groups[(uai, code)].id, "person_pk": pk}, {})
-        for uai, code in person.mef:
-            upsert(m.PersonMef, {"person_pk": pk, "mef_id": mefs[(uai, code)].id}, {})
-        for uai, code in person.subjects:
-            upsert(m.PersonSubject, {"person_pk": pk, "subject_id": subjects[(uai, code)].id}, {})
-        for uai, level in person.levels:
-            upsert(m.PersonLevel, {"person_pk": pk, "uai": uai, "mefstat4": level}, {})
-        for uai, code in person.disciplines:
-            upsert(m.PersonDiscipline, {"person_pk": pk, "uai": uai, "code": code}, {})
-        for uai in person.respaff:
-            upsert(m.RespAff, {"person_pk": pk, "uai": uai}, {"role": "RA"})
     session.flush()
 
     for provider in dataset.providers:
@@ -155,7 +146,8 @@ def seed(session: Session, dataset: Dataset) -> SeedSummary:
                {"provider_id": resource.provider_id, "title": resource.title,
                 "editor_id": resource.editor_id, "editor_name": resource.editor_name,
                 "access_url": resource.access_url, "protocol": resource.protocol,
-                "delivery": resource.delivery, "presentation": resource.presentation})
+                "delivery": resource.delivery, "presentation": resource.presentation,
+                **mediacentre_description(resource)})
         for attribute in resource.attributes:
             upsert(m.ResourceAttribute, {"resource_id": resource.id, "code": attribute.code},
                    {"purpose": attribute.purpose})
@@ -190,6 +182,7 @@ def seed(session: Session, dataset: Dataset) -> SeedSummary:
         if tuple(key.values()) not in assigned:  # an assignment's date is when it was made
             upsert(m.Assignment, key, {"created_at": now})
     session.flush()
+    _allocate_licences(session, dataset, now)
 
     summary.establishments = len(dataset.establishments)
     summary.persons = len(dataset.persons)
@@ -198,7 +191,16 @@ def seed(session: Session, dataset: Dataset) -> SeedSummary:
     summary.resources = len(dataset.resources)
     summary.subscriptions = len(dataset.subscriptions)
     summary.assignments = len(dataset.assignments)
-    return summary
+
+
+def _allocate_licences(session: Session, dataset: Dataset, now: datetime) -> None:
+    """The dataset's assignments give their licences (to whoever lacks one: idempotent)."""
+    keys = {(a.subscription_id, a.target_kind, a.target_value) for a in dataset.assignments}
+    for row in session.scalars(select(m.Assignment).order_by(m.Assignment.id)).all():
+        subscription = session.get(m.Subscription, row.subscription_id)
+        if subscription is not None and (row.subscription_id, row.target_kind,
+                                         row.target_value) in keys:
+            licences.top_up(session, subscription, row, now=now, actor_pk=None)
 
 
 def _differs(row: m.Base, values: Mapping[str, Any]) -> bool:

@@ -25,10 +25,10 @@ def open_state(
     now: datetime,
     lifetime: timedelta,
     acs_url: str,
-    sp_entity_id: str,
+    sp_entity_id: str | None,
     sp_request_id: str | None,
     relay_state: str | None,
-    resource_id: str,
+    resource_id: str | None,
     uai: str | None,
 ) -> LoginState:
     state = LoginState(

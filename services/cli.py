@@ -28,6 +28,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from pydantic import ValidationError
 
+from services.cli_clients import client_app
+from services.cli_feed import register as register_feed
 from services.settings import Settings
 
 if TYPE_CHECKING:
@@ -51,6 +53,8 @@ trust_app = typer.Typer(
     help="Registre de confiance du GAR (métadonnées des partenaires).", no_args_is_help=True
 )
 app.add_typer(trust_app, name="trust")
+app.add_typer(client_app, name="client")
+register_feed(app)
 
 
 class CliError(Exception):
@@ -412,14 +416,22 @@ def up(ctx: typer.Context) -> None:
 
 
 @app.command()
-def seed(ctx: typer.Context) -> None:
+def seed(
+    ctx: typer.Context,
+    establishments: Annotated[int, typer.Option(
+        min=0, help="Collèges synthétiques en plus de l'académie fixe (taille nationale).")] = 0,
+    students_per_establishment: Annotated[int, typer.Option(
+        min=0, help="Élèves par collège synthétique.")] = 0,
+    seed: Annotated[int, typer.Option(help="Graine du générateur (déterministe).")] = 0,
+) -> None:
     """Prépare le banc sans le servir : base migrée, clés, académie fictive, confiance."""
     with _expected_errors():
         settings = _settings(ctx)
         from broker.bootstrap import prepare
 
         typer.echo("Préparation du banc d'essai…")
-        counts = prepare(settings, progress=_progress)
+        counts = prepare(settings, progress=_progress, establishments=establishments,
+                         students_per_establishment=students_per_establishment, seed=seed)
         summary = ", ".join(f"{name} : {count}" for name, count in counts.items())
         typer.echo(f"Banc d'essai prêt ({summary or 'rien à faire'}).")
 

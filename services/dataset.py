@@ -13,7 +13,7 @@ the login page.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from services.uai import make_uai
@@ -119,6 +119,13 @@ class Resource:
     delivery: str  # "assigned" | "automatic"
     presentation: str  # typePresentation code: MAN, DIC, MUL, PRO
     attributes: tuple[DeclaredAttribute, ...]
+    # Mediacentre description (services.scolomfr term ids). A thumbnail path (no host) is
+    # one the broker serves itself, as the real GAR hosts the thumbnails it lists.
+    thumbnail_url: str | None = None
+    levels: tuple[str, ...] = ()  # ScoLOMFR 022
+    subjects: tuple[str, ...] = ()  # ScoLOMFR 015
+    pedagogical_types: tuple[str, ...] = ()  # ScoLOMFR 010
+    document_types: tuple[str, ...] = ()  # ScoLOMFR 005
 
 
 @dataclass(frozen=True)
@@ -378,12 +385,59 @@ def _extra_persons(numbers: _Numbers, rng: random.Random) -> list[Person]:
     return persons
 
 
+# What the mediacentre shows of each resource: ScoLOMFR term ids (services.scolomfr) and a
+# thumbnail the broker serves. Levels and subjects are what its filters work on.
+_LEVEL_6E, _LEVEL_5E, _LEVEL_4E, _LEVEL_3E, _LEVEL_2DE = (
+    "scolomfr-voc-022-num-018", "scolomfr-voc-022-num-020", "scolomfr-voc-022-num-021",
+    "scolomfr-voc-022-num-023", "scolomfr-voc-022-num-027")
+_DESCRIPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "manuel-maths-4e": {
+        "levels": (_LEVEL_4E,), "subjects": ("scolomfr-voc-015-num-1412",),
+        "pedagogical_types": ("scolomfr-voc-010-num-014", "scolomfr-voc-010-num-027"),
+        "document_types": ("scolomfr-voc-005-num-024",)},
+    "dictionnaire": {
+        "levels": (_LEVEL_6E, _LEVEL_5E, _LEVEL_4E, _LEVEL_3E, _LEVEL_2DE),
+        "subjects": ("scolomfr-voc-015-num-1357", "scolomfr-voc-015-num-1391"),
+        "pedagogical_types": ("lecture",), "document_types": ("scolomfr-voc-005-num-039",)},
+    "ressource-institutionnelle": {
+        "levels": (_LEVEL_5E, _LEVEL_4E, _LEVEL_3E), "subjects": ("scolomfr-voc-015-num-1430",),
+        "pedagogical_types": ("scolomfr-voc-010-num-027",),
+        "document_types": ("scolomfr-voc-005-num-034",)},
+    "ressource-expiree": {
+        "levels": (_LEVEL_3E,), "subjects": ("scolomfr-voc-015-num-1391",),
+        "pedagogical_types": ("scolomfr-voc-010-num-027",),
+        "document_types": ("scolomfr-voc-005-num-039",)},
+    "ressource-enseignants": {
+        "levels": (_LEVEL_4E, _LEVEL_3E), "subjects": ("scolomfr-voc-015-num-1412",),
+        "pedagogical_types": ("scolomfr-voc-010-num-006",),
+        "document_types": ("scolomfr-voc-005-num-039",)},
+    "atlas-geographie": {
+        "levels": (_LEVEL_6E, _LEVEL_5E), "subjects": ("scolomfr-voc-015-num-1002",),
+        "pedagogical_types": ("lecture",), "document_types": ("scolomfr-voc-005-num-032",)},
+}
+
+
+def _described(resource: Resource) -> Resource:
+    """The resource with its mediacentre description and broker-served thumbnail."""
+    described = _DESCRIPTIONS.get(resource.slug, {})
+    return replace(
+        resource, thumbnail_url=f"/vignettes/{resource.slug}.svg",
+        levels=described.get("levels", ()), subjects=described.get("subjects", ()),
+        pedagogical_types=described.get("pedagogical_types", ()),
+        document_types=described.get("document_types", ()))
+
+
 def _school_year_start(today: date) -> int:
     return today.year if today.month >= 9 else today.year - 1
 
 
-def build(*, provider_base: str, seed: int = 0, today: date | None = None) -> Dataset:
-    """The academy; ``today`` defaults to the current UTC date and only moves validity dates."""
+def build(*, provider_base: str, seed: int = 0, today: date | None = None,
+          establishments: int = 0, students_per_establishment: int = 0) -> Dataset:
+    """The academy; ``today`` defaults to the current UTC date and only moves validity dates.
+
+    ``establishments`` extra colleges of ``students_per_establishment`` students each are
+    appended on request (:mod:`services.dataset_national`); the fixed academy never changes.
+    """
     today = today or datetime.now(UTC).date()
     base = provider_base.rstrip("/")
     numbers = _Numbers()
@@ -406,7 +460,7 @@ def build(*, provider_base: str, seed: int = 0, today: date | None = None) -> Da
                         "Éditions du banc d'essai", f"{base}/resource/{slug}", "saml", delivery,
                         presentation, (ido, uai, pro, *extra))
 
-    resources = (
+    resources: tuple[Resource, ...] = (
         mock(10001, "manuel-maths-4e", "Mathématiques 4e — manuel numérique", "assigned", "MAN",
              DeclaredAttribute("DIV", "Constituer les classes de l'enseignant"),
              DeclaredAttribute("GRO", "Constituer les groupes de l'enseignant"),
@@ -429,6 +483,7 @@ def build(*, provider_base: str, seed: int = 0, today: date | None = None) -> Da
                  "https://editions-exemple.invalid/resource/atlas-geographie", "saml", "assigned",
                  "DIC", (ido, uai, pro)),
     )
+    resources = tuple(_described(r) for r in resources)
     ark = {r.slug: r.id for r in resources}
     year = _school_year_start(today)
     start = datetime(year - 1, 9, 1, tzinfo=UTC)
@@ -468,14 +523,18 @@ def build(*, provider_base: str, seed: int = 0, today: date | None = None) -> Da
         Assignment(teachers_only, "profile", "National_ens"),
         Assignment(teachers_only, "profile", "National_doc"),
     )
+    from services.dataset_national import national
+
+    extra = national(establishments=establishments, students=students_per_establishment,
+                     seed=seed, first_number=numbers.count)
     return Dataset(
         ent_id=ENT_ID,
         academy=ACADEMY,
-        establishments=_ESTABLISHMENTS,
-        groups=_GROUPS,
-        mefs=_MEFS,
-        subjects=_SUBJECTS,
-        persons=tuple(persons),
+        establishments=_ESTABLISHMENTS + extra.establishments,
+        groups=_GROUPS + extra.groups,
+        mefs=_MEFS + extra.mefs,
+        subjects=_SUBJECTS + extra.subjects,
+        persons=tuple(persons) + extra.persons,
         providers=providers,
         resources=resources,
         subscriptions=subscriptions,

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     idp_talkative: bool = False
     # Provider mock: which resource its /resource page opens, and whether it is naive.
     provider_naive: bool = False
+    # Trust the client certificate a TLS-terminating proxy forwards in X-SSL-Client-Cert
+    # (nginx's $ssl_client_escaped_cert). Only behind such a proxy: anyone can send the header.
+    api_trust_proxy_cert_header: bool = False
 
     @property
     def broker_base(self) -> str:

@@ -139,7 +139,45 @@ def _generic_error(request: Request, status: int, code: str, title: str, reason:
     )
 
 
+class ApiProblem(StarletteHTTPException):
+    """Raise from an API route or dependency: answered as problem+json with a stable code.
+
+    A dependency cannot return a response, so authentication failures and the like travel
+    as this exception to the app's handler, whatever the client's ``Accept`` header says.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(status, detail, dict(headers) if headers else None)
+        self.code = code
+        self.title = title
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """An RFC 9457 ``application/problem+json`` answer with a stable ``code``."""
+    response = _problem(status, code, title, detail)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
 async def _http_exception(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, ApiProblem):
+        return problem(exc.status_code, exc.code, exc.title, exc.detail, headers=exc.headers)
     status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
     title, reason = _HTTP_TITLES.get(status, ("Erreur", "La requête n'a pas pu aboutir."))
     return _generic_error(request, status, f"http.{status}", title, reason)

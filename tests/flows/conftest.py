@@ -61,9 +61,14 @@ async def browser(testbed_settings: Settings) -> AsyncIterator[httpx.AsyncClient
         testbed_settings.idp_base: idp_app(testbed_settings, http=peer_http),
         testbed_settings.provider_base: provider_app(testbed_settings, http=peer_http),
     })
-    async with httpx.AsyncClient(transport=Router(apps), follow_redirects=False) as client:
-        yield client
-    await peer_http.aclose()
+    try:
+        async with httpx.AsyncClient(transport=Router(apps), follow_redirects=False) as client:
+            yield client
+    finally:
+        await peer_http.aclose()
+        # The broker's pool would otherwise hold its connections until the process ends.
+        broker = apps[testbed_settings.broker_base].state.broker  # type: ignore[attr-defined]
+        broker.sessions.kw["bind"].dispose()
 
 
 class _LateRouter(httpx.AsyncBaseTransport):

@@ -1,0 +1,206 @@
+"""Who is calling the broker's machine APIs: a distributor or an ENT, by token or certificate.
+
+Two ways in, both resolved to one registered :class:`ApiClient`:
+
+- ``Authorization: Bearer <token>``, for local use. The token is shown once, when the client
+  is created; only its SHA-256 is stored, so a copy of the database lets nobody in.
+- A client certificate checked by a TLS-terminating proxy (mutual TLS is the proxy's job) and
+  forwarded URL-encoded in ``X-SSL-Client-Cert`` (nginx's ``$ssl_client_escaped_cert``). The
+  header is honoured only when ``api_trust_proxy_cert_header`` is on: anyone can send a
+  header, so only an operator who knows a proxy sets (and overwrites) it may trust it.
+
+A client of one kind never passes for the other: an ENT's token opens nothing on the
+distributors' web service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import unquote
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from fastapi import Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from broker.models import ApiClientRecord
+from services.web import ApiProblem
+
+KINDS = ("distributor", "ent")
+DISTRIBUTOR_ID = re.compile(r"[0-9]{9}_[0-9]{16}")
+CERT_HEADER = "x-ssl-client-cert"
+MAX_CERT_HEADER = 16 * 1024
+_IDENT_MAX = 64
+_NAME_MAX = 500
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    """An authenticated caller. ``ident`` is a distributor id or the ENT's ``idENT``."""
+
+    id: int
+    kind: str
+    ident: str
+    name: str
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _client(record: ApiClientRecord) -> ApiClient:
+    return ApiClient(id=record.id, kind=record.kind, ident=record.ident, name=record.name)
+
+
+def certificate_fingerprint(cert_pem: bytes) -> str:
+    """SHA-256 of the certificate's DER form, lower-case hex; ``ValueError`` if not a PEM."""
+    certificate = x509.load_pem_x509_certificate(cert_pem)
+    return certificate.fingerprint(hashes.SHA256()).hex()
+
+
+def create_client(
+    session: Session,
+    *,
+    kind: str,
+    ident: str,
+    name: str,
+    cert_pem: bytes | None = None,
+) -> tuple[ApiClient, str]:
+    """Register a client; returns it with its plaintext token, which is never shown again.
+
+    Raises ``ValueError`` (French message) on a bad kind, ident, name or certificate.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"type de client inconnu : {kind!r} (attendu : distributor ou ent)")
+    if kind == "distributor" and not DISTRIBUTOR_ID.fullmatch(ident):
+        raise ValueError(
+            f"identifiant de distributeur invalide : {ident!r} "
+            "(attendu : 9 chiffres, _, 16 chiffres)"
+        )
+    if not ident or len(ident) > _IDENT_MAX or ident.strip() != ident:
+        raise ValueError(f"identifiant invalide : {ident!r}")
+    if not name.strip() or len(name) > _NAME_MAX:
+        raise ValueError("nom du client vide ou trop long")
+    fingerprint = None
+    if cert_pem is not None:
+        try:
+            fingerprint = certificate_fingerprint(cert_pem)
+        except ValueError:
+            raise ValueError("certificat illisible : un certificat X.509 PEM est attendu") from None
+        taken = session.scalar(
+            select(ApiClientRecord.id).where(ApiClientRecord.cert_sha256 == fingerprint)
+        )
+        if taken is not None:
+            raise ValueError("ce certificat est déjà celui d'un autre client")
+    token = secrets.token_urlsafe(32)
+    record = ApiClientRecord(
+        kind=kind,
+        ident=ident,
+        name=name.strip(),
+        token_sha256=_sha256(token.encode()),
+        cert_sha256=fingerprint,
+        created_at=datetime.now(UTC),
+    )
+    session.add(record)
+    session.flush()
+    return _client(record), token
+
+
+def list_clients(session: Session) -> list[ApiClient]:
+    records = session.scalars(select(ApiClientRecord).order_by(ApiClientRecord.id))
+    return [_client(record) for record in records]
+
+
+Credentials = tuple[Literal["token", "cert"], str] | None
+
+
+def _presented(request: Request, trust_cert_header: bool) -> Credentials:
+    """The credential the request carries, as a digest to look up; ``None`` if none.
+
+    ``ValueError`` when a credential is present but malformed (it is then invalid, not absent).
+    """
+    authorization = request.headers.get("authorization")
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ValueError("not a bearer token")
+        return "token", _sha256(token.strip().encode())
+    header = request.headers.get(CERT_HEADER) if trust_cert_header else None
+    if header:
+        if len(header) > MAX_CERT_HEADER:
+            raise ValueError("certificate header too long")
+        return "cert", certificate_fingerprint(unquote(header).encode())
+    return None
+
+
+def _lookup(session: Session, credentials: tuple[str, str]) -> ApiClientRecord | None:
+    how, digest = credentials
+    column = ApiClientRecord.token_sha256 if how == "token" else ApiClientRecord.cert_sha256
+    return session.scalar(select(ApiClientRecord).where(column == digest))
+
+
+def _trusts_cert_header(request: Request) -> bool:
+    broker = getattr(request.app.state, "broker", None)
+    return bool(getattr(getattr(broker, "settings", None), "api_trust_proxy_cert_header", False))
+
+
+def authenticate(session: Session, request: Request, kind: str) -> ApiClient | None:
+    """The client of ``kind`` the request proves to be, or ``None`` (absent or invalid)."""
+    try:
+        credentials = _presented(request, _trusts_cert_header(request))
+    except ValueError:
+        return None
+    if credentials is None:
+        return None
+    record = _lookup(session, credentials)
+    if record is None or record.kind != kind:
+        return None
+    return _client(record)
+
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="gar-testbed"'}
+
+
+def client_dependency(kind: str) -> Callable[[Request], ApiClient]:
+    """A FastAPI dependency: the calling :class:`ApiClient` of ``kind``, or a 401 problem.
+
+    ``auth.required`` when no credential came, ``auth.invalid`` when one came and matches no
+    client of this kind (unknown token, unknown or unreadable certificate, wrong kind).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown client kind {kind!r}")
+
+    def dependency(request: Request) -> ApiClient:
+        try:
+            credentials = _presented(request, _trusts_cert_header(request))
+        except ValueError:
+            credentials = ("token", "")  # malformed: matches nothing, so "invalid" below
+        if credentials is None:
+            raise ApiProblem(
+                401,
+                "auth.required",
+                "Authentification requise",
+                "Présentez un jeton (Authorization: Bearer) ou un certificat client.",
+                headers=_CHALLENGE,
+            )
+        with request.app.state.broker.sessions() as session:
+            record = _lookup(session, credentials) if credentials[1] else None
+            client = _client(record) if record is not None and record.kind == kind else None
+        if client is None:
+            raise ApiProblem(
+                401,
+                "auth.invalid",
+                "Authentification refusée",
+                "Le jeton ou le certificat présenté ne correspond à aucun client autorisé ici.",
+                headers=_CHALLENGE,
+            )
+        return client
+
+    return dependency

@@ -1,0 +1,69 @@
+"""File names and kinds of the directory feed, as ENT exporters name them (GAR_REFERENCE §1).
+
+``{idENT}_GAR-ENT_Complet_{yyyyMMdd_HHmmss}_2D_{Kind}_{0000}.xml``: the name is how an ENT's
+files say which ENT they come from; the root element says what they hold.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+NAMESPACE = "http://data.education.fr/ns/gar"
+VERSION = "1.7"
+#: The five kinds, in the order they must be imported (establishments first, then people).
+KINDS: tuple[str, ...] = ("Etab", "Eleve", "Enseignant", "Groupe", "RespAff")
+#: The top-level children each root may hold, in their documented order.
+CHILDREN: dict[str, tuple[str, ...]] = {
+    "Etab": ("GAREtab", "GARMEF", "GARMatiere"),
+    "Eleve": ("GAREleve", "GARPersonMEF", "GAREleveEnseignement"),
+    "Enseignant": ("GAREnseignant", "GARPersonMEF"),
+    "Groupe": ("GARGroupe", "GARPersonGroupe", "GAREnsGroupeMatiere", "GAREnsClasseMatiere"),
+    "RespAff": ("GARRespAff",),
+}
+MAX_NODES_PER_FILE = 10_000
+
+_NAME = re.compile(
+    r"(?P<ent>[^/\\]{1,64})_GAR-ENT_Complet_(?P<at>\d{8}_\d{6})_2D_"
+    r"(?P<kind>Eleve|Enseignant|Etab|Groupe|RespAff)_(?P<seq>\d{4})\.xml"
+)
+
+
+def root_tag(kind: str) -> str:
+    return f"{{{NAMESPACE}}}GAR-ENT-{kind}"
+
+
+def kind_of_root(tag: str) -> str | None:
+    """The kind of a root element's qualified tag, None for anything else."""
+    for kind in KINDS:
+        if tag == root_tag(kind):
+            return kind
+    return None
+
+
+def file_name(ent_id: str, kind: str, at: datetime, sequence: int) -> str:
+    return f"{ent_id}_GAR-ENT_Complet_{at:%Y%m%d_%H%M%S}_2D_{kind}_{sequence:04d}.xml"
+
+
+@dataclass(frozen=True)
+class FeedName:
+    ent_id: str
+    kind: str
+    at: str
+    sequence: int
+
+
+def parse_name(name: str) -> FeedName | None:
+    """What a conforming file name says; None when the name does not follow the convention."""
+    found = _NAME.fullmatch(name)
+    if found is None:
+        return None
+    return FeedName(found["ent"], found["kind"], found["at"], int(found["seq"]))
+
+
+def import_order(name: str) -> tuple[int, str]:
+    """Sort key putting several files in an order that imports cleanly (Etab first)."""
+    parsed = parse_name(name)
+    rank = KINDS.index(parsed.kind) if parsed else len(KINDS)
+    return (rank, name)

@@ -1,0 +1,87 @@
+"""``gar-testbed import`` and ``seed``: progress, a summary line, exit codes (SQLite)."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from services.cli import app
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A testbed seeded once by the command itself (its people written as feed files)."""
+    path = tmp_path_factory.mktemp("feed-cli")
+    result = CliRunner().invoke(app, ["--data-dir", str(path), "seed"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def run(data_dir: Path, *args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(app, ["--data-dir", str(data_dir), *args], catch_exceptions=False)
+
+
+def test_seed_writes_its_people_as_gar_named_feed_files(data_dir: Path) -> None:
+    names = sorted(p.name for p in (data_dir / "feed").iterdir())
+    assert len(names) == 5
+    assert all(n.startswith("ENT-TESTBED_GAR-ENT_Complet_") and n.endswith("_0000.xml")
+               for n in names)
+
+
+def test_importing_the_seeded_files_again_reports_no_change(data_dir: Path) -> None:
+    files = sorted(str(p) for p in (data_dir / "feed").iterdir())
+    result = run(data_dir, "import", *files)
+    assert result.exit_code == 0, result.output
+    assert "(Etab) : 22 éléments, 0 ajoutés, 0 modifiés, 0 supprimés" in result.output
+    assert result.output.strip().splitlines()[-1] == (
+        "Import terminé : 5 fichiers, 0 ajoutés, 0 modifiés, 0 supprimés.")
+
+
+def test_an_export_archive_is_unpacked_and_imported_in_order(data_dir: Path,
+                                                             tmp_path: Path) -> None:
+    archive = tmp_path / "export.tar.gz"
+    with tarfile.open(archive, "w:gz") as packed:
+        for path in sorted((data_dir / "feed").iterdir(), reverse=True):  # Etab last on purpose
+            packed.add(path, arcname=f"export/{path.name}")
+    result = run(data_dir, "import", str(archive))
+    assert result.exit_code == 0, result.output
+    assert result.output.index("(Etab)") < result.output.index("(RespAff)")
+
+
+def test_a_refused_file_exits_1_with_its_line_and_writes_nothing(data_dir: Path,
+                                                                  tmp_path: Path) -> None:
+    source = next((data_dir / "feed").glob("*_Eleve_*.xml"))
+    broken = tmp_path / source.name
+    content = source.read_bytes().replace(b"<GARPersonNom>Martin</GARPersonNom>",
+                                          b"<GARPersonNom>Martin</GARPersonNom><X/>", 1)
+    broken.write_bytes(content)
+    line = content[: content.index(b"<X/>")].count(b"\n") + 1
+    result = run(data_dir, "import", str(broken))
+    assert result.exit_code == 1
+    assert f"refusé, ligne {line} :" in result.output
+    assert "rien n'a été écrit" in result.output
+
+
+def test_a_file_without_an_ent_in_its_name_needs_the_ent_option(data_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    source = next((data_dir / "feed").glob("*_Groupe_*.xml"))
+    plain = tmp_path / "groupes.xml"
+    plain.write_bytes(source.read_bytes())
+    refused = run(data_dir, "import", str(plain))
+    assert refused.exit_code == 1 and "feed.unknown_ent" in refused.output
+    accepted = run(data_dir, "import", "--ent", "ENT-TESTBED", str(plain))
+    assert accepted.exit_code == 0, accepted.output
+
+
+def test_seed_at_national_size_is_deterministic(tmp_path: Path) -> None:
+    args = ["seed", "--establishments", "3", "--students-per-establishment", "40", "--seed", "7"]
+    first = run(tmp_path / "a", *args)
+    second = run(tmp_path / "b", *args)
+    assert first.exit_code == second.exit_code == 0, first.output
+    assert "Banc d'essai prêt" in first.output.splitlines()[-1]
+    contents = [sorted(p.read_bytes() for p in (d / "feed").iterdir())
+                for d in (tmp_path / "a", tmp_path / "b")]
+    assert contents[0] == contents[1]

@@ -1,0 +1,42 @@
+"""The reader holds one element at a time, whatever the file's size."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+import pytest
+from lxml import etree
+
+from broker import feed_parse
+from services.dataset import Dataset
+from tests.feed.conftest import feed_files
+
+
+def test_each_element_is_freed_before_the_next_is_read(academy: Dataset) -> None:
+    seen: list[bool] = []
+    original = feed_parse._record
+
+    def spying(element: etree._Element) -> feed_parse.Record:
+        # Of what was read before, only the last element remains, emptied (the parser may
+        # have read a little ahead: following siblings do not count).
+        previous = element.getprevious()
+        seen.append(previous is None or (len(previous) == 0
+                                         and previous.getprevious() is None))
+        return original(element)
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(feed_parse, "_record", spying)
+    try:
+        _kind, _version, records = feed_parse.read_feed(BytesIO(feed_files(academy)["Eleve"]))
+        count = sum(1 for _ in records)
+    finally:
+        patch.undo()
+    assert count > 50 and set(seen) == {True}
+
+
+def test_records_carry_values_nested_blocks_and_lines(academy: Dataset) -> None:
+    kind, version, records = feed_parse.read_feed(BytesIO(feed_files(academy)["Enseignant"]))
+    first = next(iter(records))
+    assert (kind, version, first.tag, first.line) == ("Enseignant", "1.7", "GAREnseignant", 3)
+    assert first.one("GARPersonIdentifiant") == academy.person("enseignant").person_id
+    assert len(first.nested["GARPersonProfils"]) == 2
