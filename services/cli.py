@@ -376,6 +376,8 @@ def _urls(settings: Settings) -> list[tuple[str, str]]:
     return [
         ("Ressource (fournisseur simulé)", f"{settings.provider_base}/resource/{RESOURCE_SLUG}"),
         ("GAR", f"{settings.broker_base}/"),
+        ("Médiacentre (ENT simulé)", f"{settings.broker_base}/mediacentre"),
+        ("Console d'affectation", f"{settings.broker_base}/console/"),
         ("Fournisseur d'identité simulé", f"{settings.idp_base}/"),
     ]
 
