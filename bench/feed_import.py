@@ -71,8 +71,16 @@ def main() -> None:
         sessions = session_factory(engine)
         import_file(sessions, folder / "etab.xml", ent_id="ENT-BENCH")
         baseline = peak_mib()
+        # Peak RSS once the first 10k people's bytes are read: growth past it shows flatness.
+        mark, read, early = size * min(1.0, 10_000 / args.students), [0], []
+
+        def tick(n: int) -> None:
+            read[0] += n
+            if not early and read[0] >= mark:
+                early.append(peak_mib())
+
         started = time.perf_counter()
-        report = import_file(sessions, folder / "eleves.xml", ent_id="ENT-BENCH")
+        report = import_file(sessions, folder / "eleves.xml", ent_id="ENT-BENCH", tick=tick)
         elapsed = time.perf_counter() - started
         people = report.counts["persons"]["added"]
         print(report.summary())
@@ -80,6 +88,10 @@ def main() -> None:
         print(f"SUMMARY: {people} people in {elapsed:.1f} s = {people / elapsed:.0f} people/s, "
               f"file {size / 2**20:.1f} MiB, peak RSS {peak_mib():.0f} MiB "
               f"(+{peak_mib() - baseline:.0f} MiB over the baseline)")
+        if early and people > 10_000:
+            growth = (peak_mib() - early[0]) * 10_000 / (people - 10_000)
+            print(f"GROWTH: peak RSS {early[0] - baseline:+.0f} MiB after the first 10k people, "
+                  f"then {growth:+.2f} MiB per further 10k people (flat: ~0)")
         engine.dispose()
 
 

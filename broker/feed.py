@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from broker import models as m
 from broker.feed_apply import Importer
 from broker.feed_parse import FeedError, read_feed
+from broker.feed_stage import Stage
 from services.feed.names import parse_name
 
 __all__ = ["FeedError", "FeedReport", "import_file", "import_stream"]
@@ -87,8 +88,10 @@ def import_stream(session: Session, stream: IO[bytes], *, file_name: str, ent_id
     On :class:`FeedError` the caller must roll back: some rows may have been flushed.
     """
     hashing = _Hashing(stream, tick)
-    kind, version, records = read_feed(hashing, max_bytes=max_bytes)  # type: ignore[arg-type]
-    importer = Importer(session, kind=kind, ent_id=ent_id, strict=strict)
+    stage = Stage(session)
+    kind, version, records = read_feed(hashing, max_bytes=max_bytes,  # type: ignore[arg-type]
+                                       first_key=stage.first_key)
+    importer = Importer(session, kind=kind, ent_id=ent_id, strict=strict, stage=stage)
     for record in records:
         importer.add(record)
     outcome = importer.finish()

@@ -15,20 +15,19 @@ an unchanged file reports 0 added, changed and removed.
 
 from __future__ import annotations
 
-from array import array
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from broker import models as m
 from broker.feed_parse import FeedError, Record
+from broker.feed_stage import Stage, staged
 from services.attributes import normalise_profile
 from services.uai import is_valid_uai
 
@@ -78,8 +77,11 @@ def _chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
 class Importer:
     """One file's application, in the caller's transaction (flushes, never commits)."""
 
-    def __init__(self, session: Session, *, kind: str, ent_id: str, strict: bool) -> None:
+    def __init__(self, session: Session, *, kind: str, ent_id: str, strict: bool,
+                 stage: Stage | None = None) -> None:
         self.session = session
+        #: The file's persons and wanted links live here (temporary tables), not in memory.
+        self.stage = stage if stage is not None else Stage(session)
         self.kind = kind
         self.ent_id = ent_id
         self.strict = strict
@@ -88,11 +90,11 @@ class Importer:
             self.out.counts[entity] = Counts()
         self.uais: set[str] = set(session.scalars(select(m.Establishment.uai)))
         self.covered: set[str] = set()
+        #: Groupe files: the covered establishments' persons (person id -> pk).
         self.person_pks: dict[str, int] = {}
+        #: Eleve/Enseignant files: the last persons looked up (bounded: flat memory).
+        self._recent: dict[str, int] = {}
         self.links: dict[str, dict[int, set[Any]]] = defaultdict(lambda: defaultdict(set))
-        # (person pk, linked id) packed in one 8-byte integer: a student's links cost 16 bytes.
-        self.packed: dict[str, array[int]] = {"person_mefs": array("q"),
-                                              "person_subjects": array("q")}
         self.kept: dict[str, set[Any]] = defaultdict(set)
         self.pending: list[Record] = []
         self._mefs: dict[tuple[str, str], tuple[int, str | None]] | None = None
@@ -140,13 +142,34 @@ class Importer:
 
     def person_pk(self, person_id: str, line: int, *, in_file: bool) -> int:
         pk = self.person_pks.get(person_id)
+        if pk is None and in_file:
+            pk = self._file_person(person_id)
         if pk is None and not in_file:
             pk = self.session.scalar(select(m.Person.id).where(m.Person.person_id == person_id))
         if pk is None:
             where = "dans ce fichier" if in_file else "dans l'annuaire"
             raise FeedError("feed.unknown_person", line, f"personne inconnue {where} : {person_id}")
-        self.person_pks[person_id] = pk
+        if not in_file:
+            self.person_pks[person_id] = pk
         return pk
+
+    def _file_person(self, person_id: str) -> int | None:
+        """The pk of a person this file names (staged), from a small cache or the database."""
+        pk = self._recent.get(person_id)
+        if pk is None:
+            self.stage.flush()
+            # A join on the staging table's primary key: one indexed lookup, not a scan.
+            pk = self.session.scalar(text(
+                "SELECT p.id FROM persons p JOIN feed_stage_people s ON s.pk = p.id "
+                "WHERE p.person_id = :person_id AND s.in_file = 1"), {"person_id": person_id})
+            if pk is not None:
+                self._remember(person_id, pk)
+        return pk
+
+    def _remember(self, person_id: str, pk: int) -> None:
+        if len(self._recent) >= 4 * CHUNK:
+            self._recent.clear()
+        self._recent[person_id] = pk
 
     def replace(self, entity: str, existing: dict[Any, Any], wanted: set[Any],
                 make: Any) -> None:
@@ -178,6 +201,7 @@ class Importer:
         self._flush_persons()
         getattr(self, f"_finish_{self.kind}")()
         self.session.flush()
+        self.stage.clear()
         return self.out
 
     # --- Etab ---------------------------------------------------------------------------
@@ -294,7 +318,8 @@ class Importer:
                       profiles: dict[int, dict[str, m.PersonProfile]],
                       disciplines: dict[int, dict[tuple[str, str], m.PersonDiscipline]]) -> None:
         """Profiles (and a teacher's disciplines) set to exactly what the element says."""
-        self.person_pks[row.person_id] = row.id
+        self.stage.add_person(row.id)
+        self._remember(row.person_id, row.id)
         existing = profiles.get(row.id, {})
         for uai, profile_row in existing.items():
             if uai in wanted:
@@ -323,7 +348,7 @@ class Importer:
         if found is None:
             raise FeedError("feed.unknown_mef", r.line, f"MEF inconnu : {r.one('GARMEFCode')}"
                             f" dans {uai}")
-        self.packed["person_mefs"].append(pk << 32 | found[0])
+        self.stage.add_link("person_mefs", pk, found[0])
 
     def _on_GAREleveEnseignement(self, r: Record) -> None:
         self._flush_persons()
@@ -333,28 +358,35 @@ class Importer:
         if found is None:
             raise FeedError("feed.unknown_subject", r.line,
                             f"matière inconnue : {r.one('GARMatiereCode')} dans {uai}")
-        self.packed["person_subjects"].append(pk << 32 | found)
+        self.stage.add_link("person_subjects", pk, found)
 
     def _finish_people(self) -> None:
-        pks = set(self.person_pks.values())
-        absent = set(self.session.scalars(
-            select(m.PersonProfile.person_pk).where(m.PersonProfile.uai.in_(self.covered))
-            .where(self._kind_filter()))) - pks
-        for chunk in _chunks(sorted(absent)):
-            for row in self.session.scalars(select(m.PersonProfile).where(
-                    m.PersonProfile.person_pk.in_(chunk), m.PersonProfile.uai.in_(self.covered),
-                    self._kind_filter())):
-                self.session.delete(row)
-                self.count("profiles", "removed")
-        self.session.flush()
-        touched = sorted(pks | absent)
-        for name, packed in self.packed.items():
-            self.packed[name] = array("q", sorted(packed))
+        # The persons of this kind the covered establishments held and the file left out are
+        # staged next to the file's own (in_file = 0), all in SQL: no per-person set in memory.
+        self.stage.flush()
+        covered = sorted(self.covered)
+        absent = (select(m.PersonProfile.person_pk).distinct()
+                  .where(m.PersonProfile.uai.in_(covered), self._kind_filter(),
+                         m.PersonProfile.person_pk.not_in(staged())))
+        for chunk in _chunks(self.session.scalars(absent).all()):
+            self.session.execute(
+                text("INSERT INTO feed_stage_people (pk, in_file) VALUES (:pk, 0)"),
+                [{"pk": pk} for pk in chunk])
         mef_uai = {mef_id: uai for (uai, _code), (mef_id, _s) in self.mefs().items()}
         mef_level = {mef_id: (uai, stat4) for (uai, _code), (mef_id, stat4) in self.mefs().items()
                      if stat4}
         subject_uai = {sid: uai for (uai, _code), sid in self.subjects().items()}
-        for chunk in _chunks(touched):
+        for people in self.stage.people(CHUNK):
+            chunk = [pk for pk, _in_file in people]
+            pks = {pk for pk, in_file in people if in_file}
+            gone = [pk for pk, in_file in people if not in_file]
+            if gone:
+                for row in self.session.scalars(select(m.PersonProfile).where(
+                        m.PersonProfile.person_pk.in_(gone), m.PersonProfile.uai.in_(covered),
+                        self._kind_filter())):
+                    self.session.delete(row)
+                    self.count("profiles", "removed")
+                self.session.flush()
             places = self._places(chunk)
             mefs = {(r.person_pk, r.mef_id): r for r in self.session.scalars(
                 select(m.PersonMef).where(m.PersonMef.person_pk.in_(chunk)))}
@@ -404,11 +436,8 @@ class Importer:
         return places
 
     def _wanted(self, entity: str, chunk: list[int]) -> set[tuple[int, int]]:
-        """The file's links of the persons of ``chunk`` (sorted pks), from the packed array."""
-        packed = self.packed[entity]
-        low = bisect_left(packed, chunk[0] << 32)
-        high = bisect_left(packed, (chunk[-1] + 1) << 32)
-        return {(value >> 32, value & 0xFFFFFFFF) for value in packed[low:high]}
+        """The file's links of the persons of ``chunk`` (sorted pks), from the staging table."""
+        return self.stage.links(entity, chunk[0], chunk[-1])
 
     def _replace_links(self, entity: str, existing: dict[tuple[int, Any], Any], in_file: set[int],
                        places: dict[int, set[str]], uai_of: Any, make: Any,

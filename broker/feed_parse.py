@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -103,13 +103,18 @@ _KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Records a key of a tag; False when it was already there (the database does it: flat memory).
+FirstKey = Callable[[str, str], bool]
+
+
 class _Checker:
     """Section order and duplicate keys, with the offending element's line."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, first_key: FirstKey | None = None) -> None:
         self.order = CHILDREN[kind]
         self.position = 0
         self.seen: dict[str, set[int]] = {}
+        self.first_key = first_key
 
     def check(self, record: Record) -> None:
         if record.tag not in self.order:
@@ -124,7 +129,12 @@ class _Checker:
         if names is None:
             return
         key = tuple(record.one(n) for n in names)
-        # 64-bit digests, not the strings: memory per key stays small whatever the file.
+        if self.first_key is not None:
+            if not self.first_key(record.tag, "\x1f".join(key)):
+                raise FeedError("feed.duplicate_key", record.line,
+                                f"clé en double dans {record.tag} : {' / '.join(key)}")
+            return
+        # Without a store, 64-bit digests, not the strings: ~70 bytes per key.
         digest = int.from_bytes(hashlib.blake2b("\x1f".join(key).encode(), digest_size=8)
                                 .digest(), "big")
         seen = self.seen.setdefault(record.tag, set())
@@ -178,8 +188,12 @@ class _Guarded:
         return chunk
 
 
-def read_feed(stream: IO[bytes], *, max_bytes: int = 2 << 30) -> tuple[str, str, Iterator[Record]]:
+def read_feed(stream: IO[bytes], *, max_bytes: int = 2 << 30,
+              first_key: FirstKey | None = None) -> tuple[str, str, Iterator[Record]]:
     """The kind and ``Version`` of a feed file, and its records one by one.
+
+    Duplicate keys are found through ``first_key`` when given (the importer's staging table),
+    else with in-memory digests (~70 bytes per key).
 
     Raises :class:`FeedError` (on the first call or while iterating) for anything refused.
     """
@@ -214,12 +228,11 @@ def read_feed(stream: IO[bytes], *, max_bytes: int = 2 << 30) -> tuple[str, str,
     if not file_schema().validate(shell):
         error: Any = file_schema().error_log.last_error  # type: ignore[attr-defined]
         raise FeedError("feed.invalid", _line(root) or 1, _clean(str(error.message)))
-    return kind, version, _records(events, root, kind, guarded)
+    return kind, version, _records(events, root, _Checker(kind, first_key), guarded)
 
 
 def _records(events: Iterator[tuple[str, etree._Element]], root: etree._Element,
-             kind: str, guarded: _Guarded) -> Iterator[Record]:
-    checker = _Checker(kind)
+             checker: _Checker, guarded: _Guarded) -> Iterator[Record]:
     validator = element_schema()
     depth = 1
     last_line = _line(root) or 1
