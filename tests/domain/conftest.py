@@ -6,40 +6,26 @@ each test in a schema of its own that is dropped afterwards.
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from broker.db import make_engine, migrate, normalise_url, session_factory
+from broker.db import make_engine, migrate, session_factory
 from broker.directory import load_person
 from broker.domain import PersonView
 from broker.models import Person
 from broker.seed import seed
 from services.dataset import Dataset, build
+from tests.backends import BACKENDS, postgres_schema
 
 PROVIDER_BASE = "http://127.0.0.1:8002"
 TODAY: date = datetime.now(UTC).date()
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param(
-        "postgres",
-        id="postgres",
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.skipif(not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set"),
-        ],
-    ),
-]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -49,22 +35,12 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield sqlite_engine
         sqlite_engine.dispose()
         return
-    assert POSTGRES_URL is not None
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(normalise_url(POSTGRES_URL))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(normalise_url(POSTGRES_URL)).update_query_dict(
-        {"options": f"-csearch_path={schema}"}
-    )
-    pg_engine = make_engine(url.render_as_string(hide_password=False))
-    try:
-        yield pg_engine
-    finally:
-        pg_engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("test") as url:
+        pg_engine = make_engine(url)
+        try:
+            yield pg_engine
+        finally:
+            pg_engine.dispose()
 
 
 @pytest.fixture

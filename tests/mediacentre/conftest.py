@@ -8,25 +8,21 @@ fixtures) is a fresh seeded database per test, for tests that change rights.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from broker.api_auth import create_client
-from broker.db import make_engine, migrate, normalise_url, session_factory
+from broker.db import make_engine, migrate, session_factory
 from broker.models import Establishment
 from broker.seed import seed
 from services.dataset import COLLEGE_UAI, ENT_ID, EXEMPLE_DISTRIBUTOR, MOCK_DISTRIBUTOR, build
 from services.settings import Settings
+from tests.backends import BACKENDS, postgres_schema
 from tests.domain.conftest import (  # noqa: F401 - fixtures shared with the domain tests
-    BACKENDS,
-    POSTGRES_URL,
     PROVIDER_BASE,
     TODAY,
     academy,
@@ -58,19 +54,8 @@ def api_database(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('mediacentre') / 'broker.sqlite3'}"
         return
-    assert POSTGRES_URL is not None
-    schema = f"media_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalise_url(POSTGRES_URL))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(normalise_url(POSTGRES_URL)).update_query_dict(
-        {"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("media") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ Runs on SQLite and, when ``TEST_POSTGRES_URL`` is set, on PostgreSQL in a schema
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 import uuid
@@ -19,28 +18,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from broker.api_auth import create_client
-from broker.db import make_engine, normalise_url, session_factory
+from broker.db import make_engine, session_factory
 from services import dataset
 from services.keys import KeyPair, generate
 from services.settings import Settings
+from tests.backends import BACKENDS, postgres_schema
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param(
-        "postgres",
-        id="postgres",
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.skipif(not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set"),
-        ],
-    ),
-]
 NS = "http://www.atosworldline.com/wsabonnement/v1.0/"
 OWN = dataset.MOCK_DISTRIBUTOR  # distributes the seeded mock resources
 OTHER = dataset.EXEMPLE_DISTRIBUTOR
@@ -66,20 +52,8 @@ def database_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('subs') / 'broker.sqlite3'}"
         return
-    assert POSTGRES_URL is not None
-    schema = f"subs_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalise_url(POSTGRES_URL))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(normalise_url(POSTGRES_URL)).update_query_dict(
-        {"options": f"-csearch_path={schema}"}
-    )
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("subs") as url:
+        yield url
 
 
 def _serve(settings_list: list[Settings]) -> Iterator[list[str]]:
