@@ -1,61 +1,48 @@
 """The broker's web application: SAML endpoints, the mediacentre entry, its pages.
 
-Routes only translate HTTP to the flow functions and back; every flow runs in one database
-transaction that is committed only when the flow succeeds, so a rejected message leaves no
-trace but the refusal's own audit record.
+Routes only translate HTTP to the flow functions and back; every flow step runs through
+``broker.flow.run_step`` (one transaction, committed only on success), sends the person to an
+identity provider through ``broker.upstream``, and ends in ``broker.deliver.complete``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Mapping
+from datetime import datetime
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import Session, sessionmaker
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.responses import Response
 
 from broker import (
     console,
+    deliver,
     endpoints,
     feed_api,
     mediacentre,
     mediacentre_api,
-    pipeline,
     resources,
     saml_idp,
     saml_sp,
     subscriptions_ws,
     trust,
+    upstream,
 )
 from broker import state as login_state
 from broker.db import make_engine, session_factory
-from broker.domain import Refusal
 from broker.errors import FlowError
-from broker.messages import message_for
-from broker.models import LoginState
+from broker.flow import Broker, read_form, run_step, state_lifetime
+from broker.upstream import to_identity_provider
 from services import web
 from services.keys import KeyPair, load_or_create, load_secret
-from services.saml import build
 from services.saml import metadata as saml_metadata
 from services.saml.errors import SamlError
 from services.settings import Settings, get_settings
 
 METADATA_TYPE = "application/samlmetadata+xml"
 _templates = web.make_environment("broker")
-
-
-@dataclass(frozen=True)
-class Broker:
-    """What every request needs, built once per app (keys parsed once, never per request)."""
-
-    settings: Settings
-    sessions: sessionmaker[Session]
-    keypair: KeyPair
-    ido_secret: bytes
 
 
 def broker_keypair(settings: Settings) -> KeyPair:
@@ -115,7 +102,7 @@ def create_app(
 
     @app.get("/saml/idp/sso")
     def sso_redirect(request: Request) -> Response:
-        return _flow(
+        return run_step(
             request,
             broker,
             lambda s, now: _start_sp_flow(s, broker, now, raw_query=request.url.query, form=None),
@@ -123,9 +110,9 @@ def create_app(
 
     @app.post("/saml/idp/sso")
     async def sso_post(request: Request) -> Response:
-        form = await _form(request)
+        form = await read_form(request)
         return await run_in_threadpool(
-            _flow,
+            run_step,
             request,
             broker,
             lambda s, now: _start_sp_flow(s, broker, now, raw_query=None, form=form),
@@ -133,21 +120,23 @@ def create_app(
 
     @app.post("/saml/sp/acs")
     async def acs(request: Request) -> Response:
-        form = await _form(request)
+        form = await read_form(request)
         return await run_in_threadpool(
-            _flow, request, broker, lambda s, now: _finish(s, broker, now, form, request)
+            run_step, request, broker, lambda s, now: _finish(s, broker, now, form, request)
         )
 
     @app.get("/domaineGar")
     def domaine_gar(request: Request) -> Response:
         params = request.query_params
-        return _flow(
+        return run_step(
             request, broker, lambda s, now: _start_mediacentre_flow(s, broker, now, params, request)
         )
 
     @app.get("/discovery")
     def discovery(request: Request, state: str = "", idp: str = "") -> Response:
-        return _flow(request, broker, lambda s, now: _discovered(s, broker, now, state, idp))
+        return run_step(
+            request, broker, lambda s, now: upstream.discovered(s, broker, now, state, idp)
+        )
 
     @app.get("/")
     def home(request: Request) -> Response:
@@ -170,30 +159,6 @@ def create_app(
     return app
 
 
-async def _form(request: Request) -> dict[str, str]:
-    form = await request.form(max_files=0, max_fields=10)
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
-def _flow(
-    request: Request, broker: Broker, step: Callable[[Session, datetime], Response]
-) -> Response:
-    """Run one flow step in a transaction: commit on success, roll back on any rejection."""
-    now = datetime.now(UTC)
-    with broker.sessions() as session:
-        try:
-            response = step(session, now)
-        except (SamlError, FlowError) as error:
-            session.rollback()
-            status = error.status if isinstance(error, FlowError) else 400
-            message = message_for(error.code)
-            return web.error_page(
-                request, status, error.code, message.title, message.reason, message.action
-            )
-        session.commit()
-        return response
-
-
 def _start_sp_flow(
     session: Session,
     broker: Broker,
@@ -211,7 +176,7 @@ def _start_sp_flow(
         session,
         flow="sp",
         now=now,
-        lifetime=_lifetime(settings),
+        lifetime=state_lifetime(settings),
         acs_url=request.acs_url,
         sp_entity_id=request.sp.entity_id,
         sp_request_id=request.info.request_id,
@@ -219,7 +184,7 @@ def _start_sp_flow(
         resource_id=resource.id,
         uai=None,
     )
-    return _to_identity_provider(session, broker, state, now)
+    return to_identity_provider(session, broker, state, now)
 
 
 def _start_mediacentre_flow(
@@ -231,6 +196,10 @@ def _start_mediacentre_flow(
 ) -> Response:
     entry = mediacentre.read_entry(params)
     resource = resources.get(session, entry.resource_id)
+    # Each downstream protocol opens its resource its own way; SAML sends an unsolicited
+    # assertion to the provider's ACS, with the resource URL as RelayState.
+    if resource.protocol != "saml":
+        raise FlowError("sso.protocol_unsupported", resource.protocol, 501)
     sp = trust.find_sp(session, resources.provider_entity_id(session, resource))
     acs = sp.acs_url() if sp is not None else None
     if sp is None or acs is None:
@@ -239,7 +208,7 @@ def _start_mediacentre_flow(
         session,
         flow="mediacentre",
         now=now,
-        lifetime=_lifetime(broker.settings),
+        lifetime=state_lifetime(broker.settings),
         acs_url=acs,
         sp_entity_id=sp.entity_id,
         sp_request_id=None,
@@ -247,48 +216,7 @@ def _start_mediacentre_flow(
         resource_id=resource.id,
         uai=entry.uai,
     )
-    return _to_identity_provider(session, broker, state, now)
-
-
-def _lifetime(settings: Settings) -> timedelta:
-    return timedelta(seconds=settings.login_state_lifetime_seconds)
-
-
-def _to_identity_provider(
-    session: Session, broker: Broker, state: LoginState, now: datetime
-) -> Response:
-    idps = trust.identity_providers(session)
-    if not idps:
-        raise FlowError("sso.no_identity_provider", "", 503)
-    if len(idps) == 1:
-        url = saml_sp.redirect_to_idp(broker.settings, broker.keypair, idps[0], state, now)
-        return RedirectResponse(url, status_code=303)
-    return _chooser(state, idps)
-
-
-def _chooser(state: LoginState, idps: list[Any]) -> Response:
-    html = _templates.get_template("discovery.html").render(
-        service_name="GAR — gestionnaire d'accès aux ressources (banc d'essai)",
-        state=state.id,
-        idps=[m.entity_id for m in idps],
-    )
-    response = HTMLResponse(html)
-    response.headers.update(web.SECURITY_HEADERS)
-    return response
-
-
-def _discovered(
-    session: Session, broker: Broker, now: datetime, state_id: str, idp_id: str
-) -> Response:
-    state = login_state.pending(session, state_id, now)
-    if state is None or state.upstream_request_id is not None:
-        raise FlowError("sso.state_unknown", "", 400)
-    idp = trust.find_idp(session, idp_id)
-    if idp is None:
-        raise FlowError("sso.unknown_identity_provider", idp_id, 400)
-    return RedirectResponse(
-        saml_sp.redirect_to_idp(broker.settings, broker.keypair, idp, state, now), status_code=303
-    )
+    return to_identity_provider(session, broker, state, now)
 
 
 def _finish(
@@ -307,42 +235,4 @@ def _finish(
         session, assertion.issuer, assertion.assertion_id, assertion.not_on_or_after
     ):
         raise SamlError("saml.replay", assertion.assertion_id)
-    if state.flow == "console":
-        return console.finish_login(
-            session, settings, saml_sp.authentication(assertion), state, now, request
-        )
-    if state.sp_entity_id is None or state.resource_id is None:  # a resource flow needs both
-        raise FlowError("sso.state_unknown", "no resource in this login state", 400)
-    assertion_id = build.new_id()
-    target = pipeline.Target(state.sp_entity_id, state.resource_id, state.uai, "saml")
-    outcome = pipeline.run(
-        session,
-        saml_sp.authentication(assertion),
-        target,
-        now=now,
-        ido_secret=broker.ido_secret,
-        ido_scope=settings.ido_scope,
-        assertion_id=assertion_id,
-    )
-    if isinstance(outcome, Refusal):
-        return _refusal_page(request, outcome)
-    return HTMLResponse(
-        saml_idp.issue_response(
-            settings,
-            broker.keypair,
-            sp_entity_id=state.sp_entity_id,
-            acs_url=state.acs_url,
-            in_response_to=state.sp_request_id,
-            relay_state=state.relay_state,
-            attributes=outcome.release.attributes,
-            assertion_id=assertion_id,
-            now=now,
-        ),
-        headers=web.SECURITY_HEADERS,
-    )
-
-
-def _refusal_page(request: Request, refusal: Refusal) -> Response:
-    return web.error_page(
-        request, 403, refusal.code, "Accès à la ressource refusé", refusal.reason, refusal.action
-    )
+    return deliver.complete(session, broker, state, saml_sp.authentication(assertion), now, request)

@@ -35,6 +35,7 @@ from broker.domain import Authentication
 from broker.errors import FlowError
 from broker.messages import message_for
 from broker.models import LoginState
+from broker.upstream import to_identity_provider
 from services import web
 from services.saml.errors import SamlError
 from services.settings import Settings
@@ -66,10 +67,6 @@ def _return_path(path: str) -> str:
 
 
 def _start_login(session: Session, request: Request, now: datetime) -> Response:
-    # Imported here: broker.app includes this router, and the redirect (or the choice among
-    # several identity providers) is the very one every other flow uses.
-    from broker.app import _to_identity_provider
-
     broker = request.app.state.broker
     state = login_state.open_state(
         session,
@@ -83,7 +80,7 @@ def _start_login(session: Session, request: Request, now: datetime) -> Response:
         resource_id=None,
         uai=None,
     )
-    return _to_identity_provider(session, broker, state, now)
+    return to_identity_provider(session, broker, state, now)
 
 
 def _lifetime(settings: Settings) -> timedelta:

@@ -41,6 +41,7 @@ MESSAGES: dict[str, Message] = {
     "saml.subject.confirmation": Message("Confirmation absente", "L'assertion ne contient pas de confirmation de type « bearer » valide.", _PEER),
     "saml.metadata.invalid": Message("Métadonnées invalides", "Les métadonnées du partenaire sont invalides ou expirées.", _PEER),
     "saml.replay": Message("Assertion déjà utilisée", "Cette assertion a déjà été présentée : une assertion ne sert qu'une fois.", _IDP),
+    "sso.protocol_unsupported": Message("Protocole non pris en charge", "Cette ressource est déclarée avec un protocole de connexion que ce GAR ne sait pas encore parler.", "Signalez-le à l'éditeur de la ressource ou à l'administrateur du GAR."),
     "sso.unknown_sp": Message("Fournisseur inconnu", "Le fournisseur de ressources qui vous envoie n'est pas enregistré au GAR.", "Contactez l'éditeur de la ressource."),
     "saml.acs.unregistered": Message("Adresse de retour refusée", "L'adresse de retour demandée ne figure pas dans les métadonnées du fournisseur.", _PEER),
     "sso.unknown_resource": Message("Ressource inconnue", "Le RelayState ne désigne aucune ressource de ce fournisseur enregistrée au GAR.", "Le RelayState doit porter l'URL de la ressource telle qu'enregistrée au GAR."),

@@ -368,12 +368,19 @@ class LoginState(Base):
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sp_entity_id: Mapped[str | None] = mapped_column(ENTITY_ID)
     sp_request_id: Mapped[str | None] = mapped_column(String(256))
+    # Where the answer goes: the SAML ACS, the OIDC redirect_uri or the CAS service URL.
     acs_url: Mapped[str] = mapped_column(String(2048))
     relay_state: Mapped[str | None] = mapped_column(String(2048))
     resource_id: Mapped[str | None] = mapped_column(RESOURCE_ID)
     uai: Mapped[str | None] = mapped_column(UAI)
     idp_entity_id: Mapped[str | None] = mapped_column(ENTITY_ID)
     upstream_request_id: Mapped[str | None] = mapped_column(String(256), unique=True)
+    # The protocol on each side and what it alone needs (OIDC nonce and PKCE verifier upstream;
+    # the client's state, nonce and code challenge, or the CAS service, downstream).
+    upstream: Mapped[str] = mapped_column(String(8), server_default="saml")  # saml | oidc
+    upstream_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    downstream: Mapped[str] = mapped_column(String(8), server_default="saml")  # saml|oidc|cas
+    downstream_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ConsumedAssertion(Base):

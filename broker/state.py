@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +31,8 @@ def open_state(
     relay_state: str | None,
     resource_id: str | None,
     uai: str | None,
+    downstream: str = "saml",
+    downstream_params: dict[str, Any] | None = None,
 ) -> LoginState:
     state = LoginState(
         id=secrets.token_urlsafe(24),
@@ -45,6 +48,10 @@ def open_state(
         uai=uai,
         idp_entity_id=None,
         upstream_request_id=None,
+        upstream="saml",
+        upstream_params=None,
+        downstream=downstream,
+        downstream_params=downstream_params,
     )
     session.add(state)
     session.flush()

@@ -1,7 +1,6 @@
-"""login state: upstream and downstream protocol of a flow.
+"""login state: the protocol on each side of a flow, and what that protocol alone needs.
 
-Reserved in the chain so that parallel work lands without renumbering; empty until that work
-needs a schema change.
+Existing rows are SAML on both sides (the server default).
 
 Revision ID: 0006
 Revises: 0005
@@ -9,15 +8,25 @@ Revises: 0005
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels = None
 depends_on = None
 
 
+_COLUMNS = ("upstream", "upstream_params", "downstream", "downstream_params")
+
+
 def upgrade() -> None:
-    pass
+    op.add_column("login_states", sa.Column("upstream", sa.String(length=8), server_default="saml", nullable=False))
+    op.add_column("login_states", sa.Column("upstream_params", sa.JSON(), nullable=True))
+    op.add_column("login_states", sa.Column("downstream", sa.String(length=8), server_default="saml", nullable=False))
+    op.add_column("login_states", sa.Column("downstream_params", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    for name in reversed(_COLUMNS):
+        op.drop_column("login_states", name)

@@ -1,0 +1,101 @@
+"""After an identity provider vouched for someone: decide, release, audit, answer downstream.
+
+The inbound side of each protocol (SAML ACS, OIDC callback) validates the identity provider's
+answer, consumes the login state and guards against replay, then calls ``complete``. What
+happens next is the same for every protocol: the pipeline decides and releases in the same
+transaction, and the outbound side the login state names (``state.downstream``) turns the
+release into its own message. Adding a downstream protocol adds one entry to ``OUTBOUND``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+from starlette.responses import HTMLResponse, Response
+
+from broker import console, pipeline, saml_idp
+from broker.domain import Authentication, Refusal, Release
+from broker.errors import FlowError
+from broker.flow import Broker
+from broker.models import LoginState
+from services import web
+from services.saml import build
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Everything an outbound protocol needs to hand a release to its provider."""
+
+    session: Session
+    broker: Broker
+    state: LoginState
+    release: Release
+    delivery_id: str  # the assertion id, the token's jti or the ticket: what the audit names
+    now: datetime
+    request: Request
+
+
+def _saml(delivery: Delivery) -> Response:
+    state = delivery.state
+    assert state.sp_entity_id is not None  # checked by complete()
+    return HTMLResponse(
+        saml_idp.issue_response(
+            delivery.broker.settings,
+            delivery.broker.keypair,
+            sp_entity_id=state.sp_entity_id,
+            acs_url=state.acs_url,
+            in_response_to=state.sp_request_id,
+            relay_state=state.relay_state,
+            attributes=delivery.release.attributes,
+            assertion_id=delivery.delivery_id,
+            now=delivery.now,
+        ),
+        headers=web.SECURITY_HEADERS,
+    )
+
+
+OUTBOUND: dict[str, Callable[[Delivery], Response]] = {
+    "saml": _saml,
+}
+
+
+def complete(
+    session: Session,
+    broker: Broker,
+    state: LoginState,
+    auth: Authentication,
+    now: datetime,
+    request: Request,
+) -> Response:
+    """Finish a consumed login state for the person the identity provider authenticated."""
+    if state.flow == "console":
+        return console.finish_login(session, broker.settings, auth, state, now, request)
+    if state.sp_entity_id is None or state.resource_id is None:  # a resource flow needs both
+        raise FlowError("sso.state_unknown", "no resource in this login state", 400)
+    outbound = OUTBOUND.get(state.downstream)
+    if outbound is None:
+        raise FlowError("sso.protocol_unsupported", state.downstream, 501)
+    delivery_id = build.new_id()
+    target = pipeline.Target(state.sp_entity_id, state.resource_id, state.uai, state.downstream)
+    outcome = pipeline.run(
+        session,
+        auth,
+        target,
+        now=now,
+        ido_secret=broker.ido_secret,
+        ido_scope=broker.settings.ido_scope,
+        assertion_id=delivery_id,
+    )
+    if isinstance(outcome, Refusal):
+        return refusal_page(request, outcome)
+    return outbound(Delivery(session, broker, state, outcome.release, delivery_id, now, request))
+
+
+def refusal_page(request: Request, refusal: Refusal) -> Response:
+    return web.error_page(
+        request, 403, refusal.code, "Accès à la ressource refusé", refusal.reason, refusal.action
+    )
