@@ -29,8 +29,14 @@ class Broker:
 
     settings: Settings
     sessions: sessionmaker[Session]
-    keypair: KeyPair
+    keypair: KeyPair  # signs everything the broker issues now
     ido_secret: bytes
+    # Every key a verifier should accept, ``keypair`` first: SAML metadata and the JWKS publish
+    # them all, so that a key rollover has an overlap (the next key ahead, the previous after).
+    published: tuple[KeyPair, ...] = ()
+
+    def verification_keys(self) -> tuple[KeyPair, ...]:
+        return self.published or (self.keypair,)
 
 
 def broker_of(request: Request) -> Broker:
