@@ -44,7 +44,8 @@ def pending_from_redirect(location: str) -> Pending:
     need its ID, RelayState and ACS to answer it)."""
     query = parse_qs(urlsplit(location).query)
     raw = base64.b64decode(query["SAMLRequest"][0])
-    return _pending(zlib.decompress(raw, -15), (query.get("RelayState") or [None])[0])
+    relay = query.get("RelayState")
+    return _pending(zlib.decompress(raw, -15), relay[0] if relay else None)
 
 
 def pending_from_post(saml_request: str, relay_state: str | None) -> Pending:
@@ -166,7 +167,8 @@ def _apply_signer(element: etree._Element, signer: Signer, ctx: Context) -> etre
     if signer.key == "none":
         return element
     key = ctx.key if signer.key == "sandbox" else ctx.attacker
-    keyinfo: KeyPair | bool = {"own": True, "trusted": ctx.key, "none": False}[signer.keyinfo]
+    keyinfo: KeyPair | bool = (ctx.key if signer.keyinfo == "trusted"
+                               else signer.keyinfo != "none")
     signed = signatures.sign(element, key, algorithm=signer.algorithm, keyinfo=keyinfo)
     for edit in signer.after:
         edit(signed, ctx)

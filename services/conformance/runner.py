@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 import httpx
-import lxml.html
+from lxml import etree
 
 from services.conformance.forge import (
     Context,
@@ -152,10 +152,12 @@ async def authn_request(client: httpx.AsyncClient, target: Target, sandbox: Sand
 def _post_binding(response: httpx.Response, sso_url: str) -> Pending | None:
     if "html" not in response.headers.get("content-type", "") or not response.text.strip():
         return None
-    document = lxml.html.fromstring(response.text)
-    for form in document.xpath("//form"):
+    document = etree.fromstring(response.text.encode(), etree.HTMLParser())
+    if document is None:
+        return None
+    for form in document.iter("form"):
         action = urljoin(str(response.url), form.get("action") or "")
-        fields = {i.get("name"): i.get("value", "") for i in form.xpath(".//input[@name]")}
+        fields = {i.get("name") or "": i.get("value") or "" for i in form.iter("input")}
         if action.startswith(sso_url) and fields.get("SAMLRequest"):
             return pending_from_post(fields["SAMLRequest"], fields.get("RelayState"))
     return None

@@ -17,7 +17,6 @@ from lxml import etree
 
 from services.conformance import signatures, xsw
 from services.conformance.forge import (
-    SIGNED,
     UNSIGNED,
     Context,
     Parts,
@@ -89,7 +88,8 @@ def set_attribute(where: str, path: str, name: str, value: Value) -> Callable[[P
         element = _target(parts, where, path)
         resolved = _value(value, parts.context)
         if resolved is None:
-            element.attrib.pop(name, None)
+            if name in element.attrib:
+                del element.attrib[name]
         else:
             element.set(name, resolved)
     return edit
@@ -321,11 +321,11 @@ def _signature(options: Options) -> Iterable[Scenario]:
         ("foreign_no_keyinfo", "clé étrangère, sans KeyInfo",
          Signer(key="attacker", keyinfo="none")),
     )
-    placements = (("assertion", "sur l'assertion", lambda s: Recipe(assertion=s,
-                                                                    response=UNSIGNED)),
-                  ("response", "sur la réponse", lambda s: Recipe(assertion=UNSIGNED,
-                                                                  response=s)),
-                  ("both", "sur les deux", lambda s: Recipe(assertion=s, response=s)))
+    placements: Sequence[tuple[str, str, Callable[[Signer], Recipe]]] = (
+        ("assertion", "sur l'assertion", lambda s: Recipe(assertion=s, response=UNSIGNED)),
+        ("response", "sur la réponse", lambda s: Recipe(assertion=UNSIGNED, response=s)),
+        ("both", "sur les deux", lambda s: Recipe(assertion=s, response=s)),
+    )
     for key_id, key_label, signer in keys:
         for where_id, where_label, make in placements:
             yield Scenario(f"signature.{key_id}.{where_id}", "signature",
@@ -516,14 +516,14 @@ def _fields(options: Options) -> Iterable[Scenario]:
                    BOTH.but(before=(set_attribute("response", ".", "Destination", None),)))
     both_irt_removed = (set_attribute("response", ".", "InResponseTo", None),
                         set_attribute("assertion", SCD, "InResponseTo", None))
-    yield Scenario("field.in_response_to.both_missing", "in_response_to",
+    yield Scenario("field.in_response_to.both_missing", "InResponseTo",
                    "Réponse sans InResponseTo alors que vous avez demandé",
                    "accept" if options.accepts_unsolicited else "reject",
                    FIX_ACCEPT if options.accepts_unsolicited else FIX_IRT,
                    BOTH.but(before=both_irt_removed))
     unknown = (set_attribute("response", ".", "InResponseTo", "_requete_jamais_envoyee"),
                set_attribute("assertion", SCD, "InResponseTo", "_requete_jamais_envoyee"))
-    yield Scenario("field.in_response_to.unsolicited_claims_request", "in_response_to",
+    yield Scenario("field.in_response_to.unsolicited_claims_request", "InResponseTo",
                    "Réponse non sollicitée prétendant répondre à une demande inconnue",
                    "reject", FIX_IRT, BOTH.but(before=unknown), solicited=False)
 
@@ -531,7 +531,9 @@ def _fields(options: Options) -> Iterable[Scenario]:
 def _family(case_id: str) -> str:
     head = case_id.split(".")[0]
     return {"conditions": "validité", "confirmation": "confirmation du sujet",
-            "issue_instant": "validité", "session": "validité"}.get(head, head)
+            "issue_instant": "validité", "session": "validité", "recipient": "destinataire",
+            "in_response_to": "InResponseTo", "status": "statut", "version": "version",
+            "issuer": "émetteur"}.get(head, head)
 
 
 def _replay(options: Options) -> Iterable[Scenario]:

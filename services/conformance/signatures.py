@@ -38,7 +38,7 @@ def signature_of(element: etree._Element) -> etree._Element:
 
 def sign(
     element: etree._Element, keypair: KeyPair, *, algorithm: str | None = None,
-    keyinfo: KeyPair | None | bool = True,
+    keyinfo: KeyPair | bool | None = True,
 ) -> etree._Element:
     """Sign ``element`` with ``keypair``; ``keyinfo`` names the certificate shown in KeyInfo
     (True: the signer's own, a KeyPair: that one's certificate, False/None: no KeyInfo)."""
@@ -78,7 +78,8 @@ def add_transform(element: etree._Element, algorithm: str, keypair: KeyPair,
         raise ValueError("the Reference has no Transforms")
     transform = etree.SubElement(transforms, f"{{{_DS}}}Transform", Algorithm=algorithm)
     if algorithm == XPATH:
-        etree.SubElement(transform, f"{{{_DS}}}XPath").text = body or "not(ancestor-or-self::ds:Signature)"
+        xpath = etree.SubElement(transform, f"{{{_DS}}}XPath")
+        xpath.text = body or "not(ancestor-or-self::ds:Signature)"
     elif body is not None:
         transform.text = body
     resign_signed_info(signature, keypair)
