@@ -130,6 +130,38 @@ def provider(
         _finish(report, html=html, json_path=json, junit=junit)
 
 
+@conformance_app.command("idp")
+def idp(
+    ctx: typer.Context,
+    metadata: Annotated[str, typer.Option(help="Métadonnées SAML de votre fournisseur "
+                                               "d'identité : URL ou fichier.")],
+    response: Annotated[Path | None, typer.Option(
+        help="Réponse SAML capturée (XML, ou valeur base64 de SAMLResponse).")] = None,
+    acs_url: Annotated[str | None, typer.Option(
+        help="ACS du GAR attendu comme Recipient (défaut : celui de ce banc).")] = None,
+    html: Html = None, json: Json = None, junit: Junit = None,
+) -> None:
+    """Contrôle les métadonnées de votre ENT et une réponse SAML qu'il a émise."""
+    from datetime import timedelta
+
+    from services.cli import _expected_errors, _settings
+    from services.conformance import checks, idp_checks
+    from services.conformance.report import Report
+    from services.peers import read_metadata
+
+    with _expected_errors():
+        settings = _settings(ctx)
+        raw = read_metadata(metadata, max_bytes=settings.max_xml_bytes)
+        entity, found = checks.identity_provider(raw)
+        if response is not None and entity is not None and entity.idp is not None:
+            found += idp_checks.response(
+                response.read_bytes(), entity.idp.signing_certificates,
+                skew=timedelta(seconds=settings.clock_skew_seconds),
+                acs_url=acs_url or f"{settings.broker_base}/saml/sp/acs")
+        subject = entity.entity_id if entity is not None else metadata
+        _finish(Report("idp", subject, "", found), html=html, json_path=json, junit=junit)
+
+
 def _regex(value: str | None, option: str) -> re.Pattern[str] | None:
     if value is None:
         return None
