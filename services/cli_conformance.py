@@ -60,6 +60,35 @@ def sandbox_metadata(
             typer.echo(f"Métadonnées écrites dans {output}")
 
 
+@conformance_app.command("serve")
+def serve_page(
+    ctx: typer.Context,
+    sandbox_url: Annotated[str, typer.Option(help="URL de base du bac à sable (http://, "
+                                                  "écoute sur son hôte et son port).")
+                           ] = DEFAULT_SANDBOX,
+) -> None:
+    """Sert les métadonnées du bac à sable et la page qui lance un contrôle."""
+    from services.cli import CliError, Service, _expected_errors, _settings, bind, make_servers
+    from services.cli import serve as serve_all
+    from services.conformance import sandbox
+
+    with _expected_errors():
+        settings = _settings(ctx)
+        box = sandbox.load(settings.keys_dir, sandbox_url)
+        parts = urlsplit(box.base_url)
+        if parts.scheme != "http" or parts.hostname is None:
+            raise CliError("le banc ne sert qu'en http:// (placez un proxy TLS devant sinon)")
+        sock = bind(parts.hostname, parts.port or 80)
+        try:
+            services = [Service("conformance", sandbox.create_app(
+                box, max_xml_bytes=settings.max_xml_bytes), sock)]
+            typer.echo(f"Banc de conformité : {box.base_url}/  (métadonnées : {box.entity_id})")
+            typer.echo("Ctrl-C pour arrêter.")
+            asyncio.run(serve_all(services, make_servers(services)))
+        finally:
+            sock.close()
+
+
 @conformance_app.command("provider")
 def provider(
     ctx: typer.Context,
@@ -205,7 +234,7 @@ def _serving(box: object, *, enabled: bool) -> Iterator[None]:
     if parts.scheme != "http" or parts.hostname is None:
         raise CliError("--serve ne sert qu'en http:// (placez un proxy TLS devant sinon)")
     sock = bind(parts.hostname, parts.port or 80)
-    services = [Service("sandbox", sandbox.create_app(box), sock)]
+    services = [Service("sandbox", sandbox.create_app(box), sock)]  # metadata and page
     servers = make_servers(services, access_log=False)
     thread = threading.Thread(target=lambda: asyncio.run(serve(services, servers)),
                               name="conformance-sandbox", daemon=True)

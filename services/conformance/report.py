@@ -83,8 +83,8 @@ _ENV = jinja2.Environment(
 )
 
 
-def to_html(report: Report) -> str:
-    return _ENV.get_template("report.html").render(report=report)
+def to_html(report: Report, *, back_url: str | None = None) -> str:
+    return _ENV.get_template("report.html").render(report=report, back_url=back_url)
 
 
 def write(report: Report, *, html: Path | None, json_path: Path | None, junit: Path | None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.keys import KeyPair, load_or_create
@@ -47,17 +47,23 @@ def load(keys_dir: Path, base_url: str) -> Sandbox:
                                                         "gar-testbed conformance sandbox"))
 
 
-def create_app(sandbox: Sandbox) -> FastAPI:
-    """Serves the sandbox metadata, and a page at the SSO URL for a person who lands there."""
+def create_app(sandbox: Sandbox, *, max_xml_bytes: int = 256 * 1024) -> FastAPI:
+    """Serves the sandbox metadata, a page at the SSO URL for a person who lands there, and
+    the page that launches a run (:mod:`services.conformance.page`)."""
+    from services.conformance import page
+    from services.web import install_error_handlers
+
     app = FastAPI(title="conformance-sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+    install_error_handlers(app, name=page.SERVICE_NAME)
     data = sandbox.metadata()
+    page.install(app, sandbox, max_xml_bytes=max_xml_bytes)
 
     @app.get(METADATA_PATH)
     async def idp_metadata() -> Response:
         return Response(data, media_type="application/samlmetadata+xml")
 
     @app.get(SSO_PATH, response_class=HTMLResponse)
-    async def sso() -> HTMLResponse:
+    async def sso(request: Request) -> HTMLResponse:
         return HTMLResponse(
             "<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\">"
             "<title>Banc de conformité GAR</title></head><body><main>"
