@@ -168,13 +168,19 @@ def idp(
         help="Réponse SAML capturée (XML, ou valeur base64 de SAMLResponse).")] = None,
     acs_url: Annotated[str | None, typer.Option(
         help="ACS du GAR attendu comme Recipient (défaut : celui de ce banc).")] = None,
+    mediacentre_call: Annotated[Path | None, typer.Option(
+        help="Appel de la liste du médiacentre capturé (ligne de requête et en-têtes).")
+    ] = None,
+    mediacentre_answer: Annotated[Path | None, typer.Option(
+        help="Réponse de liste capturée (JSON, éventuellement gzip) à contrôler.")] = None,
     html: Html = None, json: Json = None, junit: Junit = None,
 ) -> None:
-    """Contrôle les métadonnées de votre ENT et une réponse SAML qu'il a émise."""
+    """Contrôle les métadonnées de votre ENT, une réponse SAML qu'il a émise et ses appels
+    au médiacentre."""
     from datetime import timedelta
 
     from services.cli import _expected_errors, _settings
-    from services.conformance import checks, idp_checks
+    from services.conformance import checks, idp_checks, mediacentre_checks
     from services.conformance.report import Report
     from services.peers import read_metadata
 
@@ -187,8 +193,13 @@ def idp(
                 response.read_bytes(), entity.idp.signing_certificates,
                 skew=timedelta(seconds=settings.clock_skew_seconds),
                 acs_url=acs_url or f"{settings.broker_base}/saml/sp/acs")
+        if mediacentre_call is not None:
+            found += mediacentre_checks.call(mediacentre_call.read_bytes())
+        if mediacentre_answer is not None:
+            found += mediacentre_checks.answer(mediacentre_answer.read_bytes())
         subject = entity.entity_id if entity is not None else metadata
         _finish(Report("idp", subject, "", found), html=html, json_path=json, junit=junit)
+
 
 
 def _regex(value: str | None, option: str) -> re.Pattern[str] | None:
