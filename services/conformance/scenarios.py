@@ -553,11 +553,12 @@ def _comments(options: Options) -> Iterable[Scenario]:
                    "safe", FIX_COMMENT,
                    Recipe(before=(_name_id_suffix,), response=UNSIGNED,
                           after=(_comment_in_name_id,)), forbidden=_truncated_name_id)
-    for code in ("IDO", "UAI", "PRE"):
+    for code, profile in (("IDO", "student"), ("UAI", "student"), ("PRE", "student"),
+                          ("P_MEL", "teacher")):
         yield Scenario(f"comment.{code.lower()}", "injection de commentaire",
                        f"Valeur de {code} « valeur<!---->.evil » (commentaire injecté)",
                        "safe", FIX_COMMENT,
-                       Recipe(before=(_with_suffix(code),), response=UNSIGNED,
+                       Recipe(profile=profile, before=(_with_suffix(code),), response=UNSIGNED,
                               after=(_comment_in_value(code),)),
                        forbidden=_truncated(code))
 

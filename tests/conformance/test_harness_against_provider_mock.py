@@ -68,7 +68,7 @@ def test_the_naive_provider_mock_accepts_the_valid_responses(naive: list[Outcome
     "field.confirmation.not_on_or_after.expired.assertion",
     "field.in_response_to.confirmation_wrong.both", "field.in_response_to.response_wrong",
     "replay.same_browser", "replay.other_browser", "replay.unsolicited",
-    "comment.name_id", "comment.ido", "gar.uai_several", "gar.div_code_label",
+    "comment.name_id", "comment.ido", "comment.p_mel", "gar.uai_several", "gar.div_code_label",
     "algorithm.transform_xslt",
 ])
 def test_the_naive_provider_mock_fails_the_adversarial_scenario(
