@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -93,8 +93,11 @@ async def run(
     attacker = generate("attaquant")
     outcomes: list[Outcome] = []
     for index, scenario in enumerate(scenarios, start=1):
+        player = _PLAYERS.get(scenario.protocol)
         try:
-            outcome = await _play(scenario, target, sandbox, attacker, rule, browser)
+            if player is None:
+                raise HarnessError(f"le protocole {scenario.protocol} n'est pas encore joué")
+            outcome = await player(scenario, target, sandbox, attacker, rule, browser)
         except (HarnessError, httpx.HTTPError) as exc:
             outcome = _outcome(scenario, False, f"non joué : {_describe(exc)}")
         outcomes.append(outcome)
@@ -135,6 +138,12 @@ async def _play(scenario: Scenario, target: Target, sandbox: Sandbox, attacker: 
             async with browser() as other:
                 seen = await read(rule, other, await other.post(target.acs_url, data=form))
         return _judge(scenario, seen, who, rule)
+
+
+#: One player per protocol: a CAS publisher's scenarios (forged or reused ticket, ticket for
+#: another service, ``grain`` outside the site, several ``UAI``) get their own, beside SAML's.
+_PLAYERS: dict[str, Callable[[Scenario, Target, Sandbox, KeyPair, VerdictRule, Browser],
+                             Awaitable[Outcome]]] = {"saml": _play}
 
 
 async def authn_request(client: httpx.AsyncClient, target: Target, sandbox: Sandbox) -> Pending:
