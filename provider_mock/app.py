@@ -17,6 +17,7 @@ from cryptography import x509
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from provider_mock import naive
 from provider_mock.memory import PendingRequests, ReplayCache
 from services import dataset as dataset_module
 from services.attributes import CATALOGUE
@@ -190,6 +191,11 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
                     "Le RelayState reçu ne désigne aucune ressource de ce fournisseur.",
                 )
             idp = await broker_idp()
+            if settings.provider_naive:  # a target for the conformity harness, never for users
+                assert idp.idp is not None
+                validated = naive.read_response(saml_response, idp.idp.signing_certificates,
+                                                max_bytes=settings.max_xml_bytes)
+                return _accepted(request, resource, validated)
             validated = _validate(saml_response, idp, relay_state=resource.access_url)
             if "assertion" not in validated.signed_parts:
                 # Its metadata says WantAssertionsSigned: a signed envelope is not enough.
@@ -209,6 +215,10 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
         except SamlError as exc:
             logger.info("response refused: %s (%s)", exc.code, exc.detail)
             return refused(request, _Refusal(exc.code, _saml_reason(exc.code), detail=exc.detail))
+        return _accepted(request, resource, validated)
+
+    def _accepted(request: Request, resource: dataset_module.Resource,
+                  validated: ValidatedAssertion) -> HTMLResponse:
         rows = [
             _Row(code, CATALOGUE[code].label if code in CATALOGUE else "", values)
             for code, values in validated.attributes.items()

@@ -6,36 +6,18 @@ identity provider's place with a Response built here, broken in exactly one way.
 
 from __future__ import annotations
 
-import base64
-import zlib
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from lxml import etree
 
+from services.conformance.forge import Pending, encode, pending_from_redirect
 from services.keys import KeyPair, load_or_create
 from services.saml import build, signing
 from services.saml.constants import NAMEID_TRANSIENT
 from services.settings import Settings
 
-
-@dataclass(frozen=True)
-class Pending:
-    """A login the broker started: where the Response goes and what it must answer."""
-
-    request_id: str
-    relay_state: str
-    acs_url: str
-
-
-def pending_from_redirect(location: str) -> Pending:
-    query = parse_qs(urlsplit(location).query)
-    xml = zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15)
-    request = etree.fromstring(xml)
-    return Pending(request.get("ID"), query["RelayState"][0],
-                   request.get("AssertionConsumerServiceURL"))
+__all__ = ["Pending", "encode", "pending_from_redirect"]  # shared with the harness
 
 
 async def start(browser: httpx.AsyncClient, settings: Settings, slug: str) -> Pending:
@@ -89,11 +71,6 @@ def response(
         assertion=signed_assertion,
         now=now or datetime.now(UTC),
     )
-
-
-def encode(element: etree._Element | bytes) -> str:
-    data = element if isinstance(element, bytes) else etree.tostring(element)
-    return base64.b64encode(data).decode()
 
 
 def sign(element: etree._Element, key: KeyPair) -> etree._Element:

@@ -1,0 +1,262 @@
+"""``gar-testbed conformance``: is a resource editor's service, or an ENT, compatible GAR?
+
+``provider`` checks a service provider's metadata then plays the scenario suite against its
+ACS, as the broker's identity provider (the sandbox: its metadata is printed by
+``sandbox-metadata`` and served during the run with ``--serve``); ``idp`` checks an ENT's
+identity-provider metadata, a captured Response and a mediacentre list answer. Every run
+writes the reports asked for and exits 1 on any failure, so it fits in the editor's CI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
+
+import typer
+
+if TYPE_CHECKING:
+    from services.conformance.report import Report
+
+conformance_app = typer.Typer(
+    help="Banc de conformité : votre service (ou votre ENT) est-il compatible GAR ?",
+    no_args_is_help=True,
+)
+DEFAULT_SANDBOX = "http://127.0.0.1:8010"
+
+Html = Annotated[Path | None, typer.Option("--html", help="Écrire le rapport HTML ici.")]
+Json = Annotated[Path | None, typer.Option("--json", help="Écrire le rapport JSON ici.")]
+Junit = Annotated[Path | None, typer.Option("--junit", help="Écrire le rapport JUnit XML ici.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(conformance_app, name="conformance")
+
+
+@conformance_app.command("sandbox-metadata")
+def sandbox_metadata(
+    ctx: typer.Context,
+    sandbox_url: Annotated[str, typer.Option(help="URL de base du fournisseur d'identité du "
+                                                  "bac à sable.")] = DEFAULT_SANDBOX,
+    output: Annotated[Path | None, typer.Option(help="Fichier à écrire (sinon : sortie "
+                                                     "standard).")] = None,
+) -> None:
+    """Métadonnées du fournisseur d'identité du bac à sable, à faire accepter par votre service."""
+    from services.cli import _expected_errors, _settings
+    from services.conformance import sandbox
+
+    with _expected_errors():
+        data = sandbox.load(_settings(ctx).keys_dir, sandbox_url).metadata()
+        if output is None:
+            typer.echo(data.decode())
+        else:
+            output.write_bytes(data)
+            typer.echo(f"Métadonnées écrites dans {output}")
+
+
+@conformance_app.command("serve")
+def serve_page(
+    ctx: typer.Context,
+    sandbox_url: Annotated[str, typer.Option(help="URL de base du bac à sable (http://, "
+                                                  "écoute sur son hôte et son port).")
+                           ] = DEFAULT_SANDBOX,
+) -> None:
+    """Sert les métadonnées du bac à sable et la page qui lance un contrôle."""
+    from services.cli import CliError, Service, _expected_errors, _settings, bind, make_servers
+    from services.cli import serve as serve_all
+    from services.conformance import sandbox
+
+    with _expected_errors():
+        settings = _settings(ctx)
+        box = sandbox.load(settings.keys_dir, sandbox_url)
+        parts = urlsplit(box.base_url)
+        if parts.scheme != "http" or parts.hostname is None:
+            raise CliError("le banc ne sert qu'en http:// (placez un proxy TLS devant sinon)")
+        sock = bind(parts.hostname, parts.port or 80)
+        try:
+            services = [Service("conformance", sandbox.create_app(
+                box, max_xml_bytes=settings.max_xml_bytes), sock)]
+            typer.echo(f"Banc de conformité : {box.base_url}/  (métadonnées : {box.entity_id})")
+            typer.echo("Ctrl-C pour arrêter.")
+            asyncio.run(serve_all(services, make_servers(services)))
+        finally:
+            sock.close()
+
+
+@conformance_app.command("provider")
+def provider(
+    ctx: typer.Context,
+    metadata: Annotated[str, typer.Option(help="Métadonnées SAML de votre service : URL ou "
+                                               "fichier.")],
+    login_url: Annotated[str | None, typer.Option(
+        help="URL qui déclenche la connexion (votre service y répond par une AuthnRequest "
+             "vers le bac à sable).")] = None,
+    relay_state: Annotated[str | None, typer.Option(
+        help="RelayState des réponses non sollicitées (l'URL de la ressource).")] = None,
+    sandbox_url: Annotated[str, typer.Option(help="URL de base du fournisseur d'identité du "
+                                                  "bac à sable.")] = DEFAULT_SANDBOX,
+    serve: Annotated[bool, typer.Option(help="Servir les métadonnées du bac à sable à "
+                                             "--sandbox-url pendant l'exécution.")] = False,
+    success_status: Annotated[str, typer.Option(
+        help="Statuts HTTP d'une réponse acceptée, ex. 200-299,302.")] = "200-299",
+    success_marker: Annotated[str | None, typer.Option(
+        help="Expression régulière présente dans la page d'une réponse acceptée.")] = None,
+    failure_marker: Annotated[str | None, typer.Option(
+        help="Expression régulière présente dans la page d'une réponse refusée.")] = None,
+    follow_up_url: Annotated[str | None, typer.Option(
+        help="Page à lire après l'envoi (même navigateur) pour juger.")] = None,
+    follow_redirects: Annotated[bool, typer.Option(
+        help="Suivre les redirections de votre service (même site) avant de juger.")] = True,
+    echo_values: Annotated[bool, typer.Option(
+        help="Votre page de succès affiche les valeurs reçues : les vérifier aussi.")] = False,
+    unsolicited: Annotated[bool, typer.Option(
+        help="Votre service accepte les réponses non sollicitées (médiacentre).")] = True,
+    only: Annotated[list[str] | None, typer.Option(
+        help="Ne jouer que les scénarios dont l'identifiant commence ainsi (répétable).")] = None,
+    html: Html = None, json: Json = None, junit: Junit = None,
+) -> None:
+    """Contrôle les métadonnées de votre service puis joue les scénarios contre son ACS."""
+    from services.cli import _expected_errors, _settings
+    from services.conformance import checks, runner, sandbox, scenarios, verdict
+    from services.conformance.report import Report
+    from services.peers import read_metadata
+
+    with _expected_errors():
+        settings = _settings(ctx)
+        rule = verdict.VerdictRule(
+            statuses=verdict.parse_statuses(success_status),
+            success_marker=_regex(success_marker, "--success-marker"),
+            failure_marker=_regex(failure_marker, "--failure-marker"),
+            follow_redirects=follow_redirects, follow_up_url=follow_up_url,
+            echoes_values=echo_values,
+        )
+        raw = read_metadata(metadata, max_bytes=settings.max_xml_bytes)
+        entity, found = checks.service_provider(raw)
+        outcomes: list[runner.Outcome] = []
+        subject = entity.entity_id if entity is not None else metadata
+        if entity is not None and entity.sp is not None and entity.acs_url() is not None:
+            box = sandbox.load(settings.keys_dir, sandbox_url)
+            options = scenarios.Options(accepts_unsolicited=unsolicited,
+                                        want_assertions_signed=entity.sp.want_assertions_signed)
+            chosen = scenarios.select(scenarios.saml_scenarios(options), only or [])
+            if login_url is None:
+                chosen = [s for s in chosen if not s.solicited]
+                typer.echo("Sans --login-url, seuls les scénarios non sollicités sont joués.")
+            target = runner.Target(entity.entity_id, entity.acs_url() or "",
+                                   entity.sp.requested_attributes, login_url, relay_state)
+            typer.echo(f"{len(chosen)} scénarios contre {target.acs_url}")
+            typer.echo(rule.describe())
+            with _serving(box, enabled=serve):
+                outcomes = asyncio.run(runner.run(chosen, target=target, sandbox=box, rule=rule,
+                                                  progress=_progress))
+        report = Report("provider", subject, rule.describe(), found, outcomes)
+        _finish(report, html=html, json_path=json, junit=junit)
+
+
+@conformance_app.command("idp")
+def idp(
+    ctx: typer.Context,
+    metadata: Annotated[str, typer.Option(help="Métadonnées SAML de votre fournisseur "
+                                               "d'identité : URL ou fichier.")],
+    response: Annotated[Path | None, typer.Option(
+        help="Réponse SAML capturée (XML, ou valeur base64 de SAMLResponse).")] = None,
+    acs_url: Annotated[str | None, typer.Option(
+        help="ACS du GAR attendu comme Recipient (défaut : celui de ce banc).")] = None,
+    mediacentre_call: Annotated[Path | None, typer.Option(
+        help="Appel de la liste du médiacentre capturé (ligne de requête et en-têtes).")
+    ] = None,
+    mediacentre_answer: Annotated[Path | None, typer.Option(
+        help="Réponse de liste capturée (JSON, éventuellement gzip) à contrôler.")] = None,
+    html: Html = None, json: Json = None, junit: Junit = None,
+) -> None:
+    """Contrôle les métadonnées de votre ENT, une réponse SAML qu'il a émise et ses appels
+    au médiacentre."""
+    from datetime import timedelta
+
+    from services.cli import _expected_errors, _settings
+    from services.conformance import checks, idp_checks, mediacentre_checks
+    from services.conformance.report import Report
+    from services.peers import read_metadata
+
+    with _expected_errors():
+        settings = _settings(ctx)
+        raw = read_metadata(metadata, max_bytes=settings.max_xml_bytes)
+        entity, found = checks.identity_provider(raw)
+        if response is not None and entity is not None and entity.idp is not None:
+            found += idp_checks.response(
+                response.read_bytes(), entity.idp.signing_certificates,
+                skew=timedelta(seconds=settings.clock_skew_seconds),
+                acs_url=acs_url or f"{settings.broker_base}/saml/sp/acs")
+        if mediacentre_call is not None:
+            found += mediacentre_checks.call(mediacentre_call.read_bytes())
+        if mediacentre_answer is not None:
+            found += mediacentre_checks.answer(mediacentre_answer.read_bytes())
+        subject = entity.entity_id if entity is not None else metadata
+        _finish(Report("idp", subject, "", found), html=html, json_path=json, junit=junit)
+
+
+
+def _regex(value: str | None, option: str) -> re.Pattern[str] | None:
+    if value is None:
+        return None
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{option} : expression régulière invalide ({exc})") from None
+
+
+def _progress(index: int, total: int, outcome: object) -> None:
+    passed = getattr(outcome, "passed", False)
+    typer.echo(f"  [{index:>3}/{total}] {'réussi' if passed else 'ÉCHEC '} "
+               f"{getattr(outcome, 'id', '')}")
+
+
+def _finish(report: Report, *, html: Path | None, json_path: Path | None, junit: Path | None
+            ) -> None:
+    from services.conformance.report import write as write_reports
+
+    for check in report.checks:
+        if check.level != "ok":
+            label = "ÉCHEC" if check.level == "error" else "avertissement"
+            typer.echo(f"  {label} {check.id} : {check.seen}")
+    write_reports(report, html=html, json_path=json_path, junit=junit)
+    typer.echo(("Compatible GAR : " if report.passed else "Non conforme : ") + report.summary())
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+@contextmanager
+def _serving(box: object, *, enabled: bool) -> Iterator[None]:
+    """Serve the sandbox's metadata on its URL's host and port for the time of the run."""
+    if not enabled:
+        yield
+        return
+    from services.cli import CliError, Service, bind, make_servers, serve
+    from services.conformance import sandbox
+
+    assert isinstance(box, sandbox.Sandbox)
+    parts = urlsplit(box.base_url)
+    if parts.scheme != "http" or parts.hostname is None:
+        raise CliError("--serve ne sert qu'en http:// (placez un proxy TLS devant sinon)")
+    sock = bind(parts.hostname, parts.port or 80)
+    services = [Service("sandbox", sandbox.create_app(box), sock)]  # metadata and page
+    servers = make_servers(services, access_log=False)
+    thread = threading.Thread(target=lambda: asyncio.run(serve(services, servers)),
+                              name="conformance-sandbox", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not servers[0].started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    typer.echo(f"Métadonnées du bac à sable servies à {box.entity_id}")
+    try:
+        yield
+    finally:
+        servers[0].should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -1,0 +1,143 @@
+"""Static checks on a peer's metadata, each a line of the report like a scenario.
+
+Service provider (a resource editor): a signing certificate that is present and valid, HTTPS
+endpoints (plain HTTP on loopback is only a warning, for local work), an HTTP-POST ACS, and
+no requested attribute outside the GAR catalogue. Identity provider (an ENT): a signing
+certificate, an HTTPS single sign-on service with the Redirect binding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from urllib.parse import urlsplit
+
+from cryptography import x509
+
+from services.attributes import CATALOGUE
+from services.saml.constants import BINDING_POST, BINDING_REDIRECT
+from services.saml.errors import SamlError
+from services.saml.metadata import EntityMetadata, parse_metadata
+
+Level = Literal["ok", "warning", "error"]
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+EXPIRY_WARNING = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    level: Level
+    seen: str
+    fix: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.level != "error"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"id": self.id, "title": self.title, "level": self.level, "seen": self.seen,
+                "passed": self.passed, "fix": self.fix if self.level != "ok" else ""}
+
+
+def read(raw: bytes) -> tuple[EntityMetadata | None, list[Check]]:
+    try:
+        entity = parse_metadata(raw)
+    except SamlError as exc:
+        return None, [Check("metadata.readable", "Métadonnées lisibles", "error",
+                            f"{exc.code} : {exc.detail[:200]}",
+                            "Fournissez un EntityDescriptor SAML 2.0 valide (UTF-8, sans DTD).")]
+    return entity, [Check("metadata.readable", "Métadonnées lisibles", "ok", entity.entity_id)]
+
+
+def certificates(found: tuple[x509.Certificate, ...], *, now: datetime | None = None
+                 ) -> list[Check]:
+    now = now or datetime.now(UTC)
+    if not found:
+        return [Check("metadata.certificate.present", "Certificat de signature publié", "error",
+                      "aucun KeyDescriptor de signature",
+                      "Publiez votre certificat de signature (KeyDescriptor use=\"signing\").")]
+    checks = [Check("metadata.certificate.present", "Certificat de signature publié", "ok",
+                    f"{len(found)} certificat(s)")]
+    for index, certificate in enumerate(found, start=1):
+        until = certificate.not_valid_after_utc
+        since = certificate.not_valid_before_utc
+        title = f"Certificat n°{index} en cours de validité"
+        seen = f"valide du {since:%Y-%m-%d} au {until:%Y-%m-%d}"
+        if until <= now or since > now:
+            checks.append(Check(f"metadata.certificate.{index}.valid", title, "error", seen,
+                                "Renouvelez le certificat et republiez vos métadonnées."))
+        elif until - now < EXPIRY_WARNING:
+            checks.append(Check(f"metadata.certificate.{index}.valid", title, "warning", seen,
+                                "Le certificat expire dans moins de 30 jours : préparez le "
+                                "renouvellement (publiez les deux pendant la transition)."))
+        else:
+            checks.append(Check(f"metadata.certificate.{index}.valid", title, "ok", seen))
+    return checks
+
+
+def endpoint(check_id: str, title: str, url: str) -> Check:
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return Check(check_id, title, "ok", url)
+    if parts.scheme == "http" and parts.hostname in LOOPBACK:
+        return Check(check_id, title, "warning", url,
+                     "HTTP n'est admis qu'en local : publiez une URL https:// en production.")
+    return Check(check_id, title, "error", url, "Publiez une URL https:// pour ce point d'accès.")
+
+
+def service_provider(raw: bytes, *, now: datetime | None = None
+                     ) -> tuple[EntityMetadata | None, list[Check]]:
+    entity, checks = read(raw)
+    if entity is None:
+        return None, checks
+    if entity.sp is None:
+        checks.append(Check("metadata.sp", "Rôle de fournisseur de services (SPSSODescriptor)",
+                            "error", "absent", "Décrivez un SPSSODescriptor SAML 2.0."))
+        return None, checks
+    sp = entity.sp
+    checks += certificates(sp.signing_certificates, now=now)
+    post = [e for e in sp.acs if e.binding == BINDING_POST]
+    if not post:
+        checks.append(Check("metadata.acs.post", "ACS en HTTP-POST", "error", "aucun",
+                            "Déclarez un AssertionConsumerService en HTTP-POST : c'est le "
+                            "seul que le GAR utilise."))
+    for index, acs in enumerate(sp.acs, start=1):
+        checks.append(endpoint(f"metadata.acs.{index}.https", f"ACS n°{index} en HTTPS",
+                               acs.location))
+    unknown = [name for name in sp.requested_attributes if name not in CATALOGUE]
+    checks.append(
+        Check("metadata.attributes.catalogue", "Attributs demandés dans le catalogue du GAR",
+              "error" if unknown else "ok",
+              ", ".join(unknown) if unknown else (", ".join(sp.requested_attributes) or "aucun"),
+              "Ne demandez que des codes du catalogue (IDO, UAI, PRO, NOM, PRE, CIV, DIV, GRO, "
+              "P_MS4, P_MEL, P_MAT, IDC)." if unknown else ""))
+    checks.append(Check("metadata.authn_requests_signed", "Demandes d'authentification signées",
+                        "ok" if sp.authn_requests_signed else "warning",
+                        "AuthnRequestsSigned=" + str(sp.authn_requests_signed).lower(),
+                        "" if sp.authn_requests_signed else
+                        "Signez vos AuthnRequest (AuthnRequestsSigned=\"true\")."))
+    return entity, checks
+
+
+def identity_provider(raw: bytes, *, now: datetime | None = None
+                      ) -> tuple[EntityMetadata | None, list[Check]]:
+    entity, checks = read(raw)
+    if entity is None:
+        return None, checks
+    if entity.idp is None:
+        checks.append(Check("metadata.idp", "Rôle de fournisseur d'identité (IDPSSODescriptor)",
+                            "error", "absent", "Décrivez un IDPSSODescriptor SAML 2.0."))
+        return None, checks
+    checks += certificates(entity.idp.signing_certificates, now=now)
+    redirect = entity.sso_url(BINDING_REDIRECT)
+    if redirect is None:
+        checks.append(Check("metadata.sso.redirect", "SingleSignOnService en HTTP-Redirect",
+                            "error", "absent",
+                            "Déclarez un SingleSignOnService HTTP-Redirect : le GAR y envoie "
+                            "ses AuthnRequest."))
+    else:
+        checks.append(endpoint("metadata.sso.https", "SingleSignOnService en HTTPS", redirect))
+    return entity, checks
