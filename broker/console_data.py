@@ -164,7 +164,7 @@ def assignment_place(session: Session, assignment_id: int) -> tuple[str, str] | 
         .join(Assignment, Assignment.subscription_id == Subscription.id)
         .where(Assignment.id == assignment_id)
     ).first()
-    return None if row is None else (row[0], row[1])
+    return None if row is None or row[1] is None else (row[0], row[1])
 
 
 def assignments(session: Session, uai: str, subscription_id: str) -> list[AssignmentView]:
