@@ -149,6 +149,8 @@ def seed_catalogue(session: Session, dataset: Dataset, summary: SeedSummary) -> 
                 "editor_id": resource.editor_id, "editor_name": resource.editor_name,
                 "access_url": resource.access_url, "protocol": resource.protocol,
                 "delivery": resource.delivery, "presentation": resource.presentation,
+                "displayable": resource.displayable, "distributable": resource.distributable,
+                "family_id": resource.family_id,
                 **mediacentre_description(resource)})
         for attribute in resource.attributes:
             upsert(m.ResourceAttribute, {"resource_id": resource.id, "code": attribute.code},
