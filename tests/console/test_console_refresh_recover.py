@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import create_engine, delete, func, select
 from sqlalchemy.orm import Session
 
+from broker.console_data import PERSON_RESULTS
 from broker.db import normalise_url
 from broker.models import Group, GroupMember, LicenceAllocation, Person, PersonProfile
-from broker.console_data import PERSON_RESULTS
 from services.settings import Settings
 from tests.console.conftest import csrf_of
 from tests.flows.harness import error_code, walk
