@@ -175,3 +175,28 @@ async def test_extending_an_unknown_assignment_answers_404(
         f"{testbed_settings.broker_base}/console/etablissements/{COLLEGE}/affectations/"
         "999999/actualisation", data={"csrf_token": csrf_of(head)})
     assert answer.status_code == 404 and error_code(answer) == "console.assignment_unknown"
+
+
+async def test_the_api_extends_an_assignment_and_says_how_many_licences_it_gave(
+    browser: httpx.AsyncClient, testbed_settings: Settings, head: httpx.Response
+) -> None:
+    page = await browser.get(_page_url(testbed_settings))
+    _add_pupils(testbed_settings, 2, "Arrivant")
+    session = await browser.get(f"{testbed_settings.broker_base}/console/api/session")
+    answer = await browser.post(
+        f"{testbed_settings.broker_base}/console/api/etablissements/{COLLEGE}/affectations/"
+        f"{_assignment_of(page, 'division', '4A')}/actualisation",
+        headers={"X-CSRF-Token": session.json()["csrf_token"]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"subscription_id": MATHS, "licences_given": 2}
+
+
+async def test_the_api_recovers_nothing_when_nobody_left(
+    browser: httpx.AsyncClient, testbed_settings: Settings, head: httpx.Response
+) -> None:
+    session = await browser.get(f"{testbed_settings.broker_base}/console/api/session")
+    answer = await browser.post(
+        f"{testbed_settings.broker_base}/console/api/etablissements/{COLLEGE}/recuperations",
+        json={"subscription_id": MATHS}, headers={"X-CSRF-Token": session.json()["csrf_token"]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"subscription_id": MATHS, "licences_recovered": 0}
