@@ -4,7 +4,9 @@ A person may open a resource in an establishment when the resource is delivered
 automatically there (free institutional resources: every user of an establishment), or when
 a subscription for that resource and establishment is valid today, the person's profile is in
 its audience, and either it covers the whole establishment (``ETABL``) or the person holds an
-assignment — directly, through a division or a group (students), or the whole profile.
+assignment — directly, through a division or a group (students), or the whole profile. A
+member of a resource family is opened by a subscription to its mother as well as by its own
+(``broker.resource_families``).
 
 Without ``uai`` every establishment of the person is considered and the grant lists all where
 access holds (with the profile of the first of them; establishments where the person has a
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session
 from broker.domain import Grant, PersonView, Refusal
 from broker.licences import held_subscriptions
 from broker.models import Assignment, Provider, Resource, Subscription
+from broker.resource_families import subscribed_ids
 from services.attributes import audience_of, normalise_profile
 
 #: Stable refusal codes with the French reason and what to do, for the refusal page.
@@ -145,7 +148,7 @@ def _decide_in(
         return _Held(uai, profile, "automatic", (), ())
     subscriptions = session.scalars(
         select(Subscription)
-        .where(Subscription.resource_id == resource.id, Subscription.uai == uai,
+        .where(Subscription.resource_id.in_(subscribed_ids(resource)), Subscription.uai == uai,
                Subscription.deleted.is_(False))
         .order_by(Subscription.id)
     ).all()

@@ -31,6 +31,7 @@ from broker.licences import (
     is_transferable,
     lock,
     members,
+    place,
     plan,
     target_audience,
     top_up,
@@ -125,7 +126,7 @@ def withdraw(session: Session, *, assignment_id: int, uai: str, actor_pk: int,
     """Remove an assignment; transferable licences nobody else's assignment covers come back."""
     require_officer(session, actor_pk, uai)
     assignment, subscription = _locked_assignment(session, assignment_id, uai)
-    reached = {m.person_pk for m in _members_or_none(session, subscription.uai, assignment)}
+    reached = {m.person_pk for m in _members_or_none(session, place(subscription), assignment)}
     reached |= set(session.scalars(select(LicenceAllocation.person_pk).where(
         LicenceAllocation.assignment_id == assignment.id,
         LicenceAllocation.released_at.is_(None),
@@ -137,7 +138,7 @@ def withdraw(session: Session, *, assignment_id: int, uai: str, actor_pk: int,
     still: set[int] = set()
     for other in session.scalars(select(Assignment).where(
             Assignment.subscription_id == subscription.id)):
-        still |= {m.person_pk for m in _members_or_none(session, subscription.uai, other)}
+        still |= {m.person_pk for m in _members_or_none(session, place(subscription), other)}
     freed = (reached & holders(session, subscription.id)) - still
     for allocation in session.scalars(select(LicenceAllocation).where(
             LicenceAllocation.subscription_id == subscription.id,

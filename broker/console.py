@@ -51,6 +51,8 @@ _DONE = {
     "affectation": "Les licences ont été attribuées.",
     "retrait": "L'affectation a été retirée.",
     "delegation": "Le rôle a été délégué.",
+    "actualisation": "L'affectation a été étendue aux personnes arrivées depuis.",
+    "recuperation": "Les licences des personnes parties de l'établissement ont été récupérées.",
 }
 _MAX_RETURN_PATH = 512
 
@@ -236,6 +238,9 @@ def by_resource(request: Request, uai: str, subscription_id: str) -> Response:
             name=console_data.establishment_name(session, uai), subscription=found,
             assignments=console_data.assignments(session, uai, found.id),
             targets=console_data.targets_of(session, uai, audience=found.audience),
+            search=console_data.search_persons(
+                session, uai, request.query_params.get("q", ""), audience=found.audience),
+            locked=console_data.locked_licences(session, uai, found.id),
             target_labels=console_data.TARGET_LABELS,
             establishment_url=_establishment_url(uai),
         )
@@ -262,6 +267,28 @@ def withdraw(request: Request, uai: str, assignment_id: int,
     def build(session: Session, officer: Officer, now: datetime) -> Response:
         subscription_id = console_actions.withdraw(session, officer, uai, assignment_id, now=now)
         return _see_other(_subscription_url(uai, subscription_id) + "?fait=retrait")
+
+    return _change(request, csrf_token, build)
+
+
+@router.post("/etablissements/{uai}/affectations/{assignment_id}/actualisation")
+def refresh(request: Request, uai: str, assignment_id: int,
+            csrf_token: str = Form("")) -> Response:
+    def build(session: Session, officer: Officer, now: datetime) -> Response:
+        subscription_id, _ = console_actions.refresh(session, officer, uai, assignment_id,
+                                                     now=now)
+        return _see_other(_subscription_url(uai, subscription_id) + "?fait=actualisation")
+
+    return _change(request, csrf_token, build)
+
+
+@router.post("/etablissements/{uai}/recuperations")
+def recover(request: Request, uai: str, csrf_token: str = Form(""),
+            subscription_id: str = Form("")) -> Response:
+    def build(session: Session, officer: Officer, now: datetime) -> Response:
+        sub_id, _ = console_actions.recover(session, officer, uai,
+                                            subscription_id=subscription_id, now=now)
+        return _see_other(_subscription_url(uai, sub_id) + "?fait=recuperation")
 
     return _change(request, csrf_token, build)
 

@@ -1,4 +1,4 @@
-"""The console's three changes (assign, withdraw, delegate), shared by its pages and its API.
+"""The console's changes (assign, withdraw, refresh, recover, delegate), for pages and API.
 
 Each checks its input and the officer's right over the establishment, then calls the domain
 (:mod:`broker.assignments`), which counts licences under a lock. The caller owns the
@@ -71,6 +71,45 @@ def withdraw(
                              actor_pk=officer.person_pk, now=now)
     except LicenceError as error:
         raise from_licence_error(error) from None
+    return subscription_id
+
+
+def refresh(
+    session: Session, officer: Officer, uai: str, assignment_id: int, *, now: datetime
+) -> tuple[str, int]:
+    """Extend an assignment to who joined its target since; (subscription id, licences given)."""
+    officer.role_in(uai)
+    subscription_id = _assignment_in(session, uai, assignment_id)
+    try:
+        given = assignments.refresh(session, assignment_id=assignment_id, uai=uai,
+                                    actor_pk=officer.person_pk, now=now)
+    except LicenceError as error:
+        raise from_licence_error(error) from None
+    return subscription_id, given
+
+
+def recover(
+    session: Session, officer: Officer, uai: str, *, subscription_id: object, now: datetime
+) -> tuple[str, int]:
+    """Take back the licences of people who left; (subscription id, licences taken back)."""
+    officer.role_in(uai)
+    sub_id = _text(subscription_id, _MAX_ID)
+    _subscription_in(session, uai, sub_id)
+    try:
+        taken = assignments.recover(session, subscription_id=sub_id, uai=uai,
+                                    actor_pk=officer.person_pk, now=now)
+    except LicenceError as error:
+        raise from_licence_error(error) from None
+    return sub_id, taken
+
+
+def _assignment_in(session: Session, uai: str, assignment_id: int) -> str:
+    place = console_data.assignment_place(session, assignment_id)
+    if place is None:
+        raise ConsoleError("console.assignment_unknown", 404, str(assignment_id))
+    subscription_id, where = place
+    if where != uai:
+        raise ConsoleError("console.establishment_forbidden", 403, str(assignment_id))
     return subscription_id
 
 

@@ -183,6 +183,26 @@ def delete_assignment(request: Request, uai: str, assignment_id: int) -> Respons
     return _call(request, step, csrf=True)
 
 
+@router.post("/etablissements/{uai}/affectations/{assignment_id}/actualisation")
+def refresh_assignment(request: Request, uai: str, assignment_id: int) -> Response:
+    def step(session: Session, officer: Officer, now: datetime) -> Response:
+        subscription_id, given = console_actions.refresh(session, officer, uai, assignment_id,
+                                                         now=now)
+        return _json({"subscription_id": subscription_id, "licences_given": given})
+
+    return _call(request, step, csrf=True)
+
+
+@router.post("/etablissements/{uai}/recuperations")
+async def recover_licences(request: Request, uai: str) -> Response:
+    def step(session: Session, officer: Officer, now: datetime, data: dict[str, Any]) -> Response:
+        subscription_id, taken = console_actions.recover(
+            session, officer, uai, subscription_id=data.get("subscription_id"), now=now)
+        return _json({"subscription_id": subscription_id, "licences_recovered": taken})
+
+    return await _change(request, step)
+
+
 @router.post("/etablissements/{uai}/delegations")
 async def create_delegation(request: Request, uai: str) -> Response:
     def step(session: Session, officer: Officer, now: datetime, data: dict[str, Any]) -> Response:

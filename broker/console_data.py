@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from broker import licences
@@ -18,6 +18,7 @@ from broker.models import (
     Assignment,
     Establishment,
     Group,
+    LicenceAllocation,
     Person,
     PersonProfile,
     Resource,
@@ -164,15 +165,16 @@ def assignment_place(session: Session, assignment_id: int) -> tuple[str, str] | 
         .join(Assignment, Assignment.subscription_id == Subscription.id)
         .where(Assignment.id == assignment_id)
     ).first()
-    return None if row is None else (row[0], row[1])
+    return None if row is None or row[1] is None else (row[0], row[1])
 
 
 def assignments(session: Session, uai: str, subscription_id: str) -> list[AssignmentView]:
-    labels = _target_labels(session, uai)
     rows = session.scalars(
         select(Assignment).where(Assignment.subscription_id == subscription_id)
         .order_by(Assignment.id)
     ).all()
+    labels = _target_labels(session, uai, [a.target_value for a in rows
+                                           if a.target_kind == "person"])
     return [
         AssignmentView(a.id, a.target_kind, a.target_value,
                        labels.get((a.target_kind, a.target_value), a.target_value), a.created_at)
@@ -180,30 +182,93 @@ def assignments(session: Session, uai: str, subscription_id: str) -> list[Assign
     ]
 
 
-def _target_labels(session: Session, uai: str) -> dict[tuple[str, str], str]:
+def _target_labels(session: Session, uai: str,
+                   person_ids: list[str]) -> dict[tuple[str, str], str]:
+    """Labels of the establishment's classes, groups, profiles and of these persons only."""
     targets = targets_of(session, uai, audience=None)
     labels: dict[tuple[str, str], str] = {}
-    for kind, options in (("person", targets.persons), ("division", targets.divisions),
+    persons = _persons(session, uai, None, Person.person_id.in_(person_ids), None)
+    for kind, options in (("person", persons), ("division", targets.divisions),
                           ("group", targets.groups), ("profile", targets.profiles)):
         labels.update({(kind, o.value): o.label for o in options})
     return labels
 
 
-def targets_of(session: Session, uai: str, *, audience: tuple[str, ...] | None) -> Targets:
-    """Persons, classes, groups and profiles of the establishment an assignment may name.
+#: At most this many persons answer a search: the picker never lists a whole establishment.
+PERSON_RESULTS = 20
+MIN_QUERY, MAX_QUERY = 2, 100
 
-    With ``audience``, persons and profiles outside it are left out (a students-only
-    subscription offers no teacher).
-    """
-    persons = []
+
+@dataclass(frozen=True)
+class PersonSearch:
+    """A name search in one establishment: the first matches, and whether there were more."""
+
+    query: str
+    persons: tuple[Option, ...]
+    truncated: bool
+
+    @property
+    def valid(self) -> bool:
+        return MIN_QUERY <= len(self.query) <= MAX_QUERY
+
+
+def _persons(session: Session, uai: str, audience: tuple[str, ...] | None,
+             condition: ColumnElement[bool], limit: int | None) -> tuple[Option, ...]:
+    found: list[Option] = []
     for person_id, first, last, profile in session.execute(
         select(Person.person_id, Person.first_name, Person.last_name, PersonProfile.profile)
         .join(PersonProfile, PersonProfile.person_pk == Person.id)
-        .where(PersonProfile.uai == uai)
+        .where(PersonProfile.uai == uai, condition)
         .order_by(Person.last_name, Person.first_name, Person.person_id)
     ):
         if _in(audience, profile):
-            persons.append(Option(person_id, f"{last} {first} ({_profile_short(profile)})"))
+            found.append(Option(person_id, f"{last} {first} ({_profile_short(profile)})"))
+            if limit is not None and len(found) >= limit:
+                break
+    return tuple(found)
+
+
+def search_persons(session: Session, uai: str, query: str, *,
+                   audience: tuple[str, ...] | None) -> PersonSearch:
+    """Persons of the establishment whose last or first name contains ``query`` (any case).
+
+    Bounded to :data:`PERSON_RESULTS` (one more is read to know whether there were more), so a
+    search in a 3,000-pupil lycée costs what it costs in a village school.
+    """
+    text = " ".join(query.split())
+    if not MIN_QUERY <= len(text) <= MAX_QUERY or not text.isprintable():
+        return PersonSearch(text[:MAX_QUERY], (), False)
+    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace(
+        "_", "\\_") + "%"
+    condition = or_(func.lower(Person.last_name).like(pattern, escape="\\"),
+                    func.lower(Person.first_name).like(pattern, escape="\\"),
+                    func.lower(Person.first_name + " " + Person.last_name)
+                    .like(pattern, escape="\\"),
+                    func.lower(Person.last_name + " " + Person.first_name)
+                    .like(pattern, escape="\\"))
+    found = _persons(session, uai, audience, condition, PERSON_RESULTS + 1)
+    return PersonSearch(text, found[:PERSON_RESULTS], len(found) > PERSON_RESULTS)
+
+
+def locked_licences(session: Session, uai: str, subscription_id: str) -> int:
+    """Held licences of people who left the establishment (what a recovery would take back)."""
+    present = select(PersonProfile.person_pk).where(PersonProfile.uai == uai)
+    return int(session.scalar(
+        select(func.count()).select_from(LicenceAllocation).where(
+            LicenceAllocation.subscription_id == subscription_id,
+            LicenceAllocation.released_at.is_(None),
+            LicenceAllocation.person_pk.is_(None) | LicenceAllocation.person_pk.not_in(present))
+    ) or 0)
+
+
+def targets_of(session: Session, uai: str, *, audience: tuple[str, ...] | None) -> Targets:
+    """Classes, groups and profiles of the establishment an assignment may name.
+
+    With ``audience``, profiles outside it are left out (a students-only subscription offers
+    no teacher). Persons are not listed here (an establishment has thousands): the picker
+    searches them by name (:func:`search_persons`), so ``persons`` is always empty.
+    """
+    persons: list[Option] = []
     groups = session.execute(
         select(Group.code, Group.label, Group.status).where(Group.uai == uai)
         .order_by(Group.code)
@@ -248,8 +313,8 @@ def officers(session: Session, uai: str) -> list[tuple[str, str, str]]:
 
 def staff(session: Session, uai: str) -> tuple[Option, ...]:
     """Adults of the establishment, the people the role may be delegated to."""
-    targets = targets_of(session, uai, audience=("ENSEIGNANT", "DOCUMENTALISTE", "AUTRE PERSONNEL"))
-    return targets.persons
+    adults = ("ENSEIGNANT", "DOCUMENTALISTE", "AUTRE PERSONNEL")
+    return _persons(session, uai, adults, true(), None)
 
 
 def person_pk_in(session: Session, uai: str, person_id: str) -> int | None:

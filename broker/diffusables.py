@@ -8,12 +8,12 @@ element order of the real GAR's file::
       ressourceDiffusable*
         idRessource, nomRessource, idEditeur, nomEditeur,
         distributeursCom* (distributeurCom, nomDistributeurCom),
-        distributeurTech, nomDistributeurTech, affichable, diffusable
+        distributeurTech, nomDistributeurTech, affichable, diffusable,
+        mereFamille? (true on a family's mother), membreFamille? (a member's mother id)
 
 An ENT reads the whole catalogue; a distributor reads the resources it distributes
-(technically, or commercially through one of its subscriptions). Every resource is
-displayable and subscribable; resource families (``mereFamille`` / ``membreFamille``) are not
-modelled, so those optional elements never appear.
+(technically, or commercially through one of its subscriptions). ``affichable`` and
+``diffusable`` are the resource's own flags; families come from ``broker.resource_families``.
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ class Diffusable:
     editor_name: str
     commercial: tuple[tuple[str, str], ...]  # (distributor id, name)
     technical: tuple[str, str]
+    displayable: bool = True
+    distributable: bool = True
+    mother: bool = False  # mereFamille
+    member_of: str | None = None  # membreFamille: the mother's id
 
 
 def listing(session: Session, *, distributor_id: str | None = None) -> list[Diffusable]:
@@ -53,6 +57,8 @@ def listing(session: Session, *, distributor_id: str | None = None) -> list[Diff
         .order_by(Subscription.distributor_id)
     ):
         commercial[resource_id][distributor] = None
+    mothers = set(session.scalars(
+        select(Resource.family_id).where(Resource.family_id.is_not(None)).distinct()))
     found: list[Diffusable] = []
     for resource, provider in session.execute(
         select(Resource, Provider).join(Provider, Provider.id == Resource.provider_id)
@@ -69,6 +75,10 @@ def listing(session: Session, *, distributor_id: str | None = None) -> list[Diff
             editor_name=resource.editor_name,
             commercial=tuple((d, names.get(d, resource.editor_name)) for d in sellers),
             technical=(technical, provider.name),
+            displayable=resource.displayable,
+            distributable=resource.distributable,
+            mother=resource.id in mothers,
+            member_of=resource.family_id,
         ))
     return found
 
@@ -93,8 +103,12 @@ def to_xml(items: list[Diffusable], *, generated_at: datetime) -> bytes:
             child(seller, "nomDistributeurCom", name)
         child(entry, "distributeurTech", item.technical[0])
         child(entry, "nomDistributeurTech", item.technical[1])
-        child(entry, "affichable", "true")
-        child(entry, "diffusable", "true")
+        child(entry, "affichable", "true" if item.displayable else "false")
+        child(entry, "diffusable", "true" if item.distributable else "false")
+        if item.mother:
+            child(entry, "mereFamille", "true")
+        if item.member_of is not None:
+            child(entry, "membreFamille", item.member_of)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8",
                                 standalone=False, pretty_print=True))
 

@@ -297,11 +297,18 @@ def plan(session: Session, subscription: Subscription, target_kind: str,
 
     Reads only: call it under :func:`lock`, then :func:`allocate` what it returns.
     """
-    covered = members(session, subscription.uai, target_kind, target_value)
+    covered = members(session, place(subscription), target_kind, target_value)
     have = holders(session, subscription.id)
     new = [m for m in dict.fromkeys(covered) if m.person_pk not in have]
     check_room(subscription, used(session, subscription.id), Counter(m.audience for m in new))
     return new
+
+
+def place(subscription: Subscription) -> str:
+    """The subscription's establishment; a codeNatureUAI subscription is assigned per share."""
+    if subscription.uai is None:
+        raise LicenceError("licence.not_assignable", subscription.id[:64])
+    return subscription.uai
 
 
 def allocate(session: Session, subscription: Subscription, assignment: Assignment,

@@ -11,7 +11,12 @@ with a national catalogue:
 - the resources of its individual (``INDIV``) ones for which an assignment reaches the
   person (directly, through the whole profile, or — students only — their division or
   group) and the person holds a licence (``broker.licences``: coverage is fixed when the
-  assignment is made).
+  assignment is made);
+- with each resource granted by a subscription, the members of its family
+  (``broker.resource_families``);
+
+and of these only the ``affichable`` ones (``Resource.displayable``): a non-displayable
+resource still opens (the access decision grants it) but is not listed.
 
 Looking the person up (:func:`find`) is also here, with the refusals the list API names.
 """
@@ -29,6 +34,7 @@ from broker.directory import load_person
 from broker.domain import PersonView
 from broker.licences import held_subscriptions
 from broker.models import Assignment, Establishment, Person, Provider, Resource, Subscription
+from broker.resource_families import with_members
 from services.attributes import audience_of
 from services.scolomfr import (
     DOCUMENT_TYPES,
@@ -92,10 +98,11 @@ def openable(session: Session, person: PersonView, uai: str, *, today: date) -> 
     """The resources ``person`` may open in ``uai`` today, by title; empty outside ``uai``."""
     if uai not in person.profiles:
         return []
-    granted = set(session.scalars(select(Resource.id).where(Resource.delivery == "automatic")))
+    automatic = set(session.scalars(select(Resource.id).where(Resource.delivery == "automatic")))
     eligible = _eligible_subscriptions(session, person, uai, today)
-    granted |= {s.resource_id for s in eligible if s.type == "ETABL"}
-    individual = [s.id for s in eligible if s.type == "INDIV" and s.resource_id not in granted]
+    granted = {s.resource_id for s in eligible if s.type == "ETABL"}
+    individual = [s.id for s in eligible
+                  if s.type == "INDIV" and s.resource_id not in granted | automatic]
     if individual:
         reaching = {sid: resource_id for sid, resource_id in session.execute(
             select(Subscription.id, Subscription.resource_id)
@@ -104,7 +111,7 @@ def openable(session: Session, person: PersonView, uai: str, *, today: date) -> 
         )}
         held = held_subscriptions(session, person.pk, reaching)
         granted |= {resource_id for sid, resource_id in reaching.items() if sid in held}
-    return _describe(session, granted)
+    return _describe(session, automatic | with_members(session, granted))
 
 
 def _eligible_subscriptions(
@@ -152,7 +159,7 @@ def _describe(session: Session, resource_ids: Iterable[str]) -> list[Openable]:
     rows = session.execute(
         select(Resource, Provider.distributor_id)
         .join(Provider, Provider.id == Resource.provider_id)
-        .where(Resource.id.in_(ids))
+        .where(Resource.id.in_(ids), Resource.displayable.is_(True))
     ).all()
     listed = [
         Openable(

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -248,6 +249,11 @@ class Resource(Base):
     subjects: Mapped[list[str] | None] = mapped_column(JSON)  # ScoLOMFR 015
     pedagogical_types: Mapped[list[str] | None] = mapped_column(JSON)  # ScoLOMFR 010
     document_types: Mapped[list[str] | None] = mapped_column(JSON)  # ScoLOMFR 005
+    # Diffusables flags and families (issue 3, migration 0010): ``affichable`` (listed in the
+    # mediacentre), ``diffusable`` (may be subscribed to), ``family_id`` a member's mother.
+    displayable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    distributable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    family_id: Mapped[str | None] = mapped_column(RESOURCE_ID, index=True)
 
 
 class ResourceAttribute(Base):
@@ -270,7 +276,8 @@ class Subscription(Base):
 
     id: Mapped[str] = mapped_column(SUBSCRIPTION_ID, primary_key=True)
     resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id"))
-    uai: Mapped[str] = mapped_column(ForeignKey("establishments.uai"), index=True)
+    # NULL only on a codeNatureUAI subscription (see the subscriptions-by-nature section).
+    uai: Mapped[str | None] = mapped_column(ForeignKey("establishments.uai"), index=True)
     distributor_id: Mapped[str] = mapped_column(String(26))
     comment: Mapped[str | None] = mapped_column(String(255))
     resource_label: Mapped[str | None] = mapped_column(NAME)
@@ -290,6 +297,11 @@ class Subscription(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # codeNatureUAI (issue 3, migration 0010): the distributor's subscription has ``uai`` NULL
+    # and ``nature_uai`` set; each establishment of that nature gets a "share" row (``uai``
+    # set, ``parent_id`` = the distributor's id) that access, licences and the console use.
+    nature_uai: Mapped[str | None] = mapped_column(String(8))
+    parent_id: Mapped[str | None] = mapped_column(SUBSCRIPTION_ID, index=True)
 
 
 class Assignment(Base):
@@ -494,3 +506,4 @@ class FeedImport(Base):
     records: Mapped[int] = mapped_column(Integer)
     counts: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+

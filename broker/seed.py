@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broker import licences
+from broker import licences, subscription_natures
 from broker import models as m
 from broker.feed import FeedReport, import_stream
 from broker.resource_description import check_description, mediacentre_description
@@ -136,6 +136,8 @@ def seed_catalogue(session: Session, dataset: Dataset, summary: SeedSummary) -> 
                {"name": est.name, "kind": est.kind, "academy": est.academy, "city": est.city,
                 "ent_id": dataset.ent_id})
     session.flush()
+    # An establishment that (re)joins a kind gets its share of codeNatureUAI subscriptions.
+    subscription_natures.sync(session, now, [est.uai for est in dataset.establishments])
 
     for provider in dataset.providers:
         upsert(m.Provider, {"id": provider.id},
@@ -147,6 +149,8 @@ def seed_catalogue(session: Session, dataset: Dataset, summary: SeedSummary) -> 
                 "editor_id": resource.editor_id, "editor_name": resource.editor_name,
                 "access_url": resource.access_url, "protocol": resource.protocol,
                 "delivery": resource.delivery, "presentation": resource.presentation,
+                "displayable": resource.displayable, "distributable": resource.distributable,
+                "family_id": resource.family_id,
                 **mediacentre_description(resource)})
         for attribute in resource.attributes:
             upsert(m.ResourceAttribute, {"resource_id": resource.id, "code": attribute.code},

@@ -92,7 +92,8 @@ class Terms:
     resource_label: str
     start_at: datetime
     end_at: datetime
-    uai: str | None  # None on an update: the establishment never changes
+    uai: str | None  # None on an update (the establishment never changes) or by nature
+    nature_uai: str | None  # codeNatureUAI on a creation for every establishment of a kind
     category: str
     type: str
     audience: tuple[str, ...]
@@ -322,13 +323,10 @@ def check(
             raise SubscriptionError(
                 "subscription.uai_both", "Donnez uaiEtab ou codeNatureUAI, pas les deux."
             )
-        if nature is not None:
+        if uai is None and nature is None:
             raise SubscriptionError(
-                "subscription.nature_uai_unsupported",
-                "codeNatureUAI n'est pas pris en charge par ce banc d'essai : donnez uaiEtab.",
+                "subscription.field_missing", "uaiEtab ou codeNatureUAI est obligatoire."
             )
-        if uai is None:
-            raise SubscriptionError("subscription.field_missing", "uaiEtab est obligatoire.")
     type_id = _single(fields, "typeIdRessource")
     if type_id not in ("ark", "ARK"):
         raise SubscriptionError(
@@ -357,6 +355,7 @@ def check(
         start_at=start,
         end_at=end,
         uai=uai,
+        nature_uai=nature,
         category=category,
         type=kind,
         audience=audience,
@@ -370,18 +369,32 @@ def check(
     )
 
 
-def check_references(session: Session, terms: Terms, uai: str) -> None:
-    """The establishment and the resource exist; a primary school has no librarian audience."""
-    establishment = session.get(Establishment, uai)
-    if establishment is None:
-        raise SubscriptionError(
-            "subscription.uai_unknown", f"Établissement inconnu du GAR : {uai}."
-        )
-    if session.get(Resource, terms.resource_id) is None:
+def check_references(
+    session: Session, terms: Terms, uai: str | None, *, kind: str | None = None
+) -> None:
+    """The establishment (or, by nature, its ``kind``) and the resource exist; the resource may
+    be subscribed to (``diffusable``); a primary school has no librarian audience."""
+    if uai is not None:
+        establishment = session.get(Establishment, uai)
+        if establishment is None:
+            raise SubscriptionError(
+                "subscription.uai_unknown", f"Établissement inconnu du GAR : {uai}."
+            )
+        kind = establishment.kind
+    resource = session.get(Resource, terms.resource_id)
+    if resource is None:
         raise SubscriptionError(
             "subscription.resource_unknown", f"Ressource inconnue du GAR : {terms.resource_id}."
         )
-    if establishment.kind == "ecole" and "DOCUMENTALISTE" in terms.audience:
+    if not resource.distributable:
+        raise SubscriptionError(
+            "subscription.resource_not_diffusable",
+            f"La ressource {terms.resource_id} n'est pas diffusable : elle ne peut pas faire "
+            "l'objet d'un abonnement"
+            + (f" (elle fait partie de la famille de {resource.family_id} : abonnez "
+               "l'établissement à cette ressource mère)." if resource.family_id else "."),
+        )
+    if kind == "ecole" and "DOCUMENTALISTE" in terms.audience:
         raise SubscriptionError(
             "subscription.primary_no_librarian",
             "Une école du premier degré n'a pas de public DOCUMENTALISTE.",

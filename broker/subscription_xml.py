@@ -225,6 +225,7 @@ def subscription_fields(row: Subscription) -> list[tuple[str, str]]:
         "debutValidite": _iso(row.start_at),
         "finValidite": _iso(row.end_at),
         "uaiEtab": row.uai,
+        "codeNatureUAI": row.nature_uai if row.uai is None else None,
         "categorieAffectation": row.category,
         "typeAffectation": row.type,
         "nbLicenceGlobale": "ILLIMITE" if row.licences_unlimited else _count(row.licences_global),

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
 from broker import licences
+from broker import subscription_natures as natures
 from broker import subscription_rules as rules
 from broker import subscription_xml as wire
 from broker.api_auth import ApiClient, client_dependency
@@ -140,9 +141,17 @@ def _own(session: Session, client: ApiClient, subscription_id: str) -> Subscript
         row = licences.lock(session, subscription_id)  # first: what follows reads under it
     except licences.LicenceError:  # absent, or deleted (renamed) meanwhile
         raise _not_found(subscription_id) from None
-    if row.deleted or row.distributor_id != client.ident:
-        raise _not_found(subscription_id)  # released with the rollback
+    if row.deleted or row.distributor_id != client.ident or natures.is_share(row):
+        raise _not_found(subscription_id)  # released with the rollback (a share is internal)
     return row
+
+
+def _check_references(session: Session, row: Subscription, terms: Terms) -> None:
+    if row.uai is not None:
+        rules.check_references(session, terms, row.uai)
+    else:
+        assert row.nature_uai is not None
+        rules.check_references(session, terms, None, kind=natures.kind_of(row.nature_uai))
 
 
 def _check_used(session: Session, row: Subscription, terms: Terms) -> None:
@@ -194,7 +203,9 @@ def _date_bound(value: str | None, name: str) -> datetime | None:
 def _listing(
     session: Session, client: ApiClient, filters: wire.Filters, first: int, last: int
 ) -> list[Subscription]:
-    query = select(Subscription).where(Subscription.distributor_id == client.ident)
+    query = select(Subscription).where(
+        Subscription.distributor_id == client.ident, Subscription.parent_id.is_(None)
+    )
     if not filters.include_deleted:
         query = query.where(Subscription.deleted.is_(False))
     for name, values in filters.values.items():
@@ -266,7 +277,9 @@ async def assignment_counts(request: Request, client: Distributor) -> Response:
                 "count.parameter", "Donnez exactement un de idAbonnement ou codeProjetRessource."
             )
         query = select(Subscription).where(
-            Subscription.distributor_id == client.ident, Subscription.deleted.is_(False)
+            Subscription.distributor_id == client.ident,
+            Subscription.deleted.is_(False),
+            Subscription.parent_id.is_(None),
         )
         if by_id is not None:
             query = query.where(Subscription.id == by_id)
@@ -275,12 +288,18 @@ async def assignment_counts(request: Request, client: Distributor) -> Response:
         rows = session.scalars(query.order_by(Subscription.uai, Subscription.id)).all()
         if by_id is not None and not rows:
             raise _not_found(by_id)
+        # A codeNatureUAI subscription counts per establishment: one line per share.
+        places = [
+            (share.uai or "", row, share)
+            for row in rows
+            for share in (natures.shares(session, row.id) if natures.is_by_nature(row) else [row])
+        ]
         lines = [CSV_HEADER]
-        for row in rows:
-            used = licences.used(session, row.id)
+        for uai, row, counted in sorted(places, key=lambda p: (p[0], p[1].id)):
+            used = licences.used(session, counted.id)
             counts = [str(used.get(audience, 0)) for audience in COUNT_AUDIENCES]
             lines.append(
-                ";".join([row.uai, row.id, row.project_code or "", row.resource_id, *counts])
+                ";".join([uai, row.id, row.project_code or "", row.resource_id, *counts])
             )
         return Response("\n".join(lines) + "\n", media_type="text/csv; charset=utf-8")
 
@@ -302,12 +321,14 @@ async def create(request: Request, subscription_id: str, client: Distributor) ->
         )
         if session.get(Subscription, subscription_id) is not None:
             raise _exists(subscription_id)
-        assert terms.uai is not None
-        rules.check_references(session, terms, terms.uai)
-        row = Subscription(id=subscription_id, uai=terms.uai, created_at=now, deleted=False)
+        row = Subscription(id=subscription_id, uai=terms.uai, nature_uai=terms.nature_uai,
+                           created_at=now, deleted=False)
         _apply(row, terms, now)
+        _check_references(session, row, terms)
         session.add(row)
         session.flush()
+        if natures.is_by_nature(row):
+            natures.create_shares(session, row, now)
         response = _answer(request, row, 201)
         response.headers["Location"] = f"{PREFIX}/{subscription_id}"
         return response
@@ -327,9 +348,14 @@ async def update(request: Request, subscription_id: str, client: Distributor) ->
         terms = rules.check(
             fields, path_id=subscription_id, distributor_id=client.ident, creating=False
         )
-        rules.check_references(session, terms, row.uai)
-        _check_used(session, row, terms)
-        _apply(row, terms, now)
+        _check_references(session, row, terms)
+        updated = [row]
+        if natures.is_by_nature(row):  # every establishment's share, each under its lock
+            updated += [licences.lock(session, share.id)
+                        for share in natures.shares(session, row.id)]
+        for each in updated:
+            _check_used(session, each, terms)
+            _apply(each, terms, now)
         session.flush()
         return _answer(request, row, 200)
 
@@ -343,15 +369,10 @@ async def delete(request: Request, subscription_id: str, client: Distributor) ->
     def step(session: Session, now: datetime) -> Response:
         rules.check_id(subscription_id)
         row = _own(session, client, subscription_id)
-        kept = f"_{subscription_id}"
-        suffix = 1
-        while session.get(Subscription, kept) is not None:  # deleted before, re-created since
-            suffix += 1
-            kept = f"_{subscription_id}_{suffix}"
-        row.id = kept
-        row.deleted = True
-        row.updated_at = now
-        session.flush()
+        if natures.is_by_nature(row):
+            for share in natures.shares(session, row.id):
+                natures.retire(session, share, now)
+        natures.retire(session, row, now)
         return Response(status_code=204)
 
     return await _transaction(request, step)

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from services.cli_clients import client_app
 from services.cli_conformance import register as register_conformance
 from services.cli_feed import register as register_feed
+from services.cli_resources import resource_app
 from services.settings import Settings
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ trust_app = typer.Typer(
 )
 app.add_typer(trust_app, name="trust")
 app.add_typer(client_app, name="client")
+app.add_typer(resource_app, name="resource")
 register_feed(app)
 register_conformance(app)
 

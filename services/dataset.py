@@ -126,6 +126,10 @@ class Resource:
     subjects: tuple[str, ...] = ()  # ScoLOMFR 015
     pedagogical_types: tuple[str, ...] = ()  # ScoLOMFR 010
     document_types: tuple[str, ...] = ()  # ScoLOMFR 005
+    # Diffusables flags and family (broker.resource_families): affichable, diffusable, mother.
+    displayable: bool = True
+    distributable: bool = True
+    family_id: str | None = None
 
 
 @dataclass(frozen=True)

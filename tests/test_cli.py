@@ -351,3 +351,20 @@ def _get_when_listening(httpx, url: str):
         except httpx.ConnectError:
             time.sleep(0.05)
     raise AssertionError(f"nothing answered on {url}")
+
+
+def test_resource_set_changes_the_flags_and_the_family_and_prints_them(run) -> None:
+    assert run("seed").exit_code == 0
+    result = run("resource", "set", "ark:/99999/r10005", "--non-affichable", "--non-diffusable",
+                 "--mere", "ark:/99999/r10002")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == ("ark:/99999/r10005 : affichable=non, diffusable=non, "
+                                     "famille=ark:/99999/r10002")
+
+
+def test_resource_set_refuses_a_nested_family_with_one_line_and_exit_1(run) -> None:
+    assert run("seed").exit_code == 0
+    assert run("resource", "set", "ark:/99999/r10005", "--mere", "ark:/99999/r10002").exit_code == 0
+    result = run("resource", "set", "ark:/99999/r10001", "--mere", "ark:/99999/r10005")
+    assert result.exit_code == 1
+    assert "une famille n'a qu'un niveau" in result.output

@@ -71,3 +71,31 @@ def test_a_pupil_is_refused_the_console(
     page.wait_for_url(f"{live_testbed.broker_base}/**")
     expect(page.locator("#error-code")).to_have_text("console.not_officer")
     screenshot("console-4-refused")
+
+
+def test_the_head_finds_a_pupil_by_name_assigns_her_and_recovers_and_extends_licences(
+    live_testbed: Settings, page: Page, screenshot: Callable[[str], Path]
+) -> None:
+    page.goto(f"{live_testbed.broker_base}/console/etablissements/{COLLEGE}/abonnements/{MATHS}")
+    page.wait_for_url(f"{live_testbed.idp_base}/**")
+    page.locator('#login-form button[name="persona"][data-login="chef.etablissement"]').click()
+    page.wait_for_url(f"{live_testbed.broker_base}/console/**")
+    expect(page.locator("#target-person")).to_have_count(0)
+
+    page.get_by_label("Nom ou prénom (au moins 2 caractères)").fill("mar")
+    page.locator("#search-person button[type=submit]").click()
+    expect(page.locator("#search-result")).to_be_visible()
+    options = page.locator("#target-person option")
+    assert 0 < options.count() <= 20
+    chosen = options.first.get_attribute("value")
+    screenshot("console-5-search")
+    page.locator("#assign-person button[type=submit]").click()
+    expect(page.locator("#done")).to_be_visible()
+    expect(page.locator(f'#assignments tr[data-kind="person"][data-value="{chosen}"]')
+           ).to_be_visible()
+
+    page.locator('#assignments tr[data-kind="division"] form.refresh button').first.click()
+    expect(page.locator("#done")).to_contain_text("étendue")
+    expect(page.locator("#recover button")).to_be_disabled()  # nobody has left the collège
+    expect(page.locator("#locked")).to_have_attribute("data-locked", "0")
+    screenshot("console-6-refreshed")

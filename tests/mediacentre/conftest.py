@@ -2,24 +2,35 @@
 
 ``api`` is one broker app per module and backend (SQLite, and PostgreSQL when
 ``TEST_POSTGRES_URL`` is set), on a database holding the synthetic academy plus one
-establishment fed by another ENT; the tests only read it. ``session`` (from the domain
-fixtures) is a fresh seeded database per test, for tests that change rights.
+establishment fed by another ENT; the tests only read it. ``session`` is a seeded database
+per test, for tests that change rights: on SQLite a copy of the seeded file; on PostgreSQL
+one schema seeded once per module, each test in a transaction rolled back at its end (the
+code under test never commits), instead of migrating and seeding a schema per test.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from broker.api_auth import create_client
 from broker.db import make_engine, migrate, session_factory
 from broker.models import Establishment
 from broker.seed import seed
-from services.dataset import COLLEGE_UAI, ENT_ID, EXEMPLE_DISTRIBUTOR, MOCK_DISTRIBUTOR, build
+from services.dataset import (
+    COLLEGE_UAI,
+    ENT_ID,
+    EXEMPLE_DISTRIBUTOR,
+    MOCK_DISTRIBUTOR,
+    Dataset,
+    build,
+)
 from services.settings import Settings
 from tests.backends import BACKENDS, postgres_schema
 from tests.domain.conftest import (  # noqa: F401 - fixtures shared with the domain tests
@@ -28,7 +39,6 @@ from tests.domain.conftest import (  # noqa: F401 - fixtures shared with the dom
     academy,
     engine,
     seeded_sqlite_file,
-    session,
 )
 
 OTHER_ENT = "ENT-VOISIN"
@@ -87,3 +97,44 @@ def api(api_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 @pytest.fixture
 def college() -> str:
     return COLLEGE_UAI
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def seeded_store(request: pytest.FixtureRequest, academy: Dataset  # noqa: F811
+                 ) -> Iterator[str | None]:
+    """None for SQLite (each test copies the seeded file); a seeded PostgreSQL schema's URL."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with postgres_schema("mediaseed") as url:
+        db = make_engine(url)
+        migrate(db)
+        with session_factory(db).begin() as seeding:
+            seed(seeding, academy)
+        db.dispose()
+        yield url
+
+
+@pytest.fixture
+def session(seeded_store: str | None, seeded_sqlite_file: Path,  # noqa: F811
+            tmp_path: Path) -> Iterator[Session]:
+    """A session on the seeded academy whose changes vanish after the test."""
+    if seeded_store is None:
+        path = tmp_path / "broker.sqlite3"
+        shutil.copyfile(seeded_sqlite_file, path)
+        db = make_engine(f"sqlite:///{path}")
+        with session_factory(db)() as opened:
+            yield opened
+        db.dispose()
+        return
+    db = make_engine(seeded_store)
+    connection = db.connect()
+    outer = connection.begin()
+    try:
+        with Session(bind=connection, join_transaction_mode="create_savepoint",
+                     expire_on_commit=False) as opened:
+            yield opened
+    finally:
+        outer.rollback()
+        connection.close()
+        db.dispose()

@@ -56,8 +56,12 @@ RULES: list[tuple[str, dict[str, wire.Value], str]] = [
      {"uaiEtab": ECOLE, "publicCible": ["ELEVE", "ENSEIGNANT", "DOCUMENTALISTE"]},
      "subscription.primary_no_librarian"),
     ("uaiEtab and codeNatureUAI", {"codeNatureUAI": "340"}, "subscription.uai_both"),
-    ("codeNatureUAI alone", {"uaiEtab": None, "codeNatureUAI": "340"},
-     "subscription.nature_uai_unsupported"),
+    ("an unknown codeNatureUAI", {"uaiEtab": None, "codeNatureUAI": "999"},
+     "subscription.nature_uai_unknown"),
+    ("every primary school with a librarian audience",
+     {"uaiEtab": None, "codeNatureUAI": "151",
+      "publicCible": ["ELEVE", "ENSEIGNANT", "DOCUMENTALISTE"]},
+     "subscription.primary_no_librarian"),
     ("no establishment", {"uaiEtab": None}, "subscription.field_missing"),
     ("a distributor id off pattern", {"idDistributeurCom": "12345"},
      "subscription.distributor_invalid"),
@@ -269,3 +273,25 @@ def test_an_unknown_address_under_the_service_is_a_problem_not_a_page(api: httpx
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["code"] == "request.unknown_endpoint"
+
+
+def test_a_subscription_to_a_non_diffusable_resource_is_refused_and_nothing_is_written(
+    api: httpx.Client, live: Live, new_id: str
+) -> None:
+    from broker.models import Resource
+
+    member = f"ark:/99999/non-diffusable-{new_id}"
+    with live.sessions.begin() as session:
+        template = session.get(Resource, wire.MATHS)
+        assert template is not None
+        session.add(Resource(id=member, provider_id=template.provider_id, title="Membre",
+                             editor_id=template.editor_id, editor_name=template.editor_name,
+                             access_url=f"{template.access_url}-{new_id}", protocol="saml",
+                             delivery="assigned", distributable=False, family_id=wire.MATHS))
+    body = wire.abonnement(new_id, idRessource=member)
+    response = api.put(f"/{new_id}", content=body, headers=wire.XML_HEADERS)
+    assert response.status_code == 400
+    problem = response.json()
+    assert problem["code"] == "subscription.resource_not_diffusable"
+    assert wire.MATHS in problem["detail"]
+    assert _count(live, new_id) == 0
