@@ -18,7 +18,7 @@ from typing import IO, Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from broker import models as m
-from broker.feed_apply import Importer
+from broker.feed_apply import KEYED_IN_SQL, Importer
 from broker.feed_parse import FeedError, first_error, read_feed
 from broker.feed_stage import Stage
 from services.feed.names import parse_name
@@ -109,7 +109,7 @@ def import_stream(session: Session, stream: IO[bytes], *, file_name: str, ent_id
     hashing = _Hashing(stream, tick)
     stage = Stage(session)
     kind, version, records = read_feed(hashing, max_bytes=max_bytes,  # type: ignore[arg-type]
-                                       new_keys=stage.new_keys)
+                                       new_keys=stage.new_keys, keyed_elsewhere=KEYED_IN_SQL)
     importer = Importer(session, kind=kind, ent_id=ent_id, strict=strict, stage=stage)
     try:
         for record in records:

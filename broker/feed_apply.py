@@ -44,6 +44,11 @@ ENTITIES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Links keyed (UAI, person, code) whose duplicates are found in SQL among the staged rows,
+#: not one key at a time: by staged entity, the element it comes from.
+_LINK_TAGS = {"person_mefs": "GARPersonMEF", "person_subjects": "GAREleveEnseignement",
+              "member": "GARPersonGroupe", "levels": "GARPersonMEFSTAT4"}
+KEYED_IN_SQL = frozenset(_LINK_TAGS.values())
 PERSONS: Table = m.Person.__table__  # type: ignore[assignment]
 PROFILES: Table = m.PersonProfile.__table__  # type: ignore[assignment]
 DISCIPLINES: Table = m.PersonDiscipline.__table__  # type: ignore[assignment]
@@ -374,7 +379,7 @@ class Importer:
         if found is None:
             raise FeedError("feed.unknown_mef", r.line, f"MEF inconnu : {r.one('GARMEFCode')}"
                             f" dans {uai}")
-        self._link(r, "person_mefs", found[0])
+        self._link(r, "person_mefs", found[0], r.one("GARMEFCode"))
 
     def _on_GAREleveEnseignement(self, r: Record) -> None:
         uai = self.uai(r.one("GARStructureUAI"), r.line)
@@ -382,7 +387,7 @@ class Importer:
         if found is None:
             raise FeedError("feed.unknown_subject", r.line,
                             f"matière inconnue : {r.one('GARMatiereCode')} dans {uai}")
-        self._link(r, "person_subjects", found)
+        self._link(r, "person_subjects", found, r.one("GARMatiereCode"))
 
     def _on_GARPersonMEFSTAT4(self, r: Record) -> None:
         """Primary schools: a level (MEFSTAT4) instead of a MEF."""
@@ -394,11 +399,36 @@ class Importer:
             self.stage.add("feed_stage_uais", (uai,))
         self.stage.flush()
 
-    def _unknown(self, sql: str, where: str) -> None:
+    def _unknown(self, sql: str, where: str) -> FeedError | None:
         found = self.session.execute(text(sql + " ORDER BY r.line LIMIT 1")).first()
-        if found is not None:
-            raise FeedError("feed.unknown_person", int(found[0]),
-                            f"personne inconnue {where} : {found[1]}")
+        if found is None:
+            return None
+        return FeedError("feed.unknown_person", int(found[0]),
+                         f"personne inconnue {where} : {found[1]}")
+
+    def _duplicate(self) -> FeedError | None:
+        """The first staged link whose key an earlier one of the file already had."""
+        self.stage.flush()
+        found = self.session.execute(text(
+            "SELECT r.line, r.entity, r.uai, r.person_id, r.code FROM feed_stage_raw r "
+            "JOIN (SELECT entity, uai, person_id, code, MIN(line) AS first "
+            "FROM feed_stage_raw GROUP BY entity, uai, person_id, code HAVING COUNT(*) > 1) d "
+            "ON d.entity = r.entity AND d.uai = r.uai AND d.person_id = r.person_id "
+            "AND d.code = r.code AND r.line > d.first "
+            "WHERE r.entity IN ('person_mefs', 'person_subjects', 'member', 'levels') "
+            "ORDER BY r.line LIMIT 1")).first()
+        if found is None:
+            return None
+        line, entity, uai, person_id, code = found
+        return FeedError("feed.duplicate_key", int(line),
+                         f"clé en double dans {_LINK_TAGS[entity]} : {uai} / {person_id} / {code}")
+
+    @staticmethod
+    def _first(*errors: FeedError | None) -> None:
+        """Raise the error found earliest in the file, if any."""
+        found = [e for e in errors if e is not None]
+        if found:
+            raise min(found, key=lambda e: e.line)
 
     def _finish_people(self) -> None:
         """The file's persons get exactly its links; the persons of this kind the covered
@@ -406,9 +436,10 @@ class Importer:
         against the staged rows: no per-person set in memory."""
         run, kind = self.stage.run, self._kind_sql()
         self._stage_covered()
-        self._unknown("SELECT r.line, r.person_id FROM feed_stage_raw r WHERE NOT EXISTS ("
-                      "SELECT 1 FROM persons p JOIN feed_stage_people s ON s.pk = p.id "
-                      "AND s.in_file = 1 WHERE p.person_id = r.person_id)", "dans ce fichier")
+        self._first(self._duplicate(), self._unknown(
+            "SELECT r.line, r.person_id FROM feed_stage_raw r WHERE NOT EXISTS ("
+            "SELECT 1 FROM persons p JOIN feed_stage_people s ON s.pk = p.id "
+            "AND s.in_file = 1 WHERE p.person_id = r.person_id)", "dans ce fichier"))
         run("INSERT INTO feed_stage_links (entity, pk, target, uai, code) "
             "SELECT r.entity, p.id, r.target, r.uai, r.code FROM feed_stage_raw r "
             "JOIN persons p ON p.person_id = r.person_id")
@@ -524,16 +555,16 @@ class Importer:
             self.session.execute(_UPDATE_GROUP, changed)
             self.count("groups", "changed", len(changed))
 
-    def _member(self, r: Record) -> None:
+    def _member(self, r: Record, entity: str) -> None:
         self._flush_groups()
         self.uai(r.one("GARStructureUAI"), r.line)
-        self._link(r, "member", None, r.one("GARGroupeCode"))
+        self._link(r, entity, None, r.one("GARGroupeCode"))
 
     def _on_GARPersonGroupe(self, r: Record) -> None:
-        self._member(r)
+        self._member(r, "member")
 
     def _on_GAREnsGroupeMatiere(self, r: Record) -> None:
-        self._member(r)
+        self._member(r, "member_taught")
         uai = r.one("GARStructureUAI")
         for code in r.all("GARMatiereCode"):
             found = self.subjects().get((uai, code))
@@ -557,12 +588,14 @@ class Importer:
         person = self.session.execute(text(
             "SELECT r.line, r.person_id FROM feed_stage_raw r WHERE NOT EXISTS (SELECT 1 "
             "FROM persons p WHERE p.person_id = r.person_id) ORDER BY r.line LIMIT 1")).first()
-        if group is not None and (person is None or group[0] <= person[0]):
-            raise FeedError("feed.unknown_group", int(group[0]),
-                            f"groupe absent du fichier : {group[1]} dans {group[2]}")
-        if person is not None:
-            raise FeedError("feed.unknown_person", int(person[0]),
-                            f"personne inconnue dans l'annuaire : {person[1]}")
+        self._first(
+            self._duplicate(),
+            None if group is None else FeedError(
+                "feed.unknown_group", int(group[0]),
+                f"groupe absent du fichier : {group[1]} dans {group[2]}"),
+            None if person is None or (group is not None and group[0] <= person[0])
+            else FeedError("feed.unknown_person", int(person[0]),
+                           f"personne inconnue dans l'annuaire : {person[1]}"))
         self.count("groups", "removed", run(
             f"DELETE FROM groups WHERE uai IN ({_UAIS}) "  # noqa: S608 - constant fragments
             "AND id NOT IN (SELECT id FROM feed_stage_groups)"))

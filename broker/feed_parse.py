@@ -119,8 +119,11 @@ class _Checker:
     is checked (at the latest when the file ends), before anything is committed.
     """
 
-    def __init__(self, kind: str, new_keys: NewKeys | None = None) -> None:
+    def __init__(self, kind: str, new_keys: NewKeys | None = None,
+                 keyed_elsewhere: frozenset[str] = frozenset()) -> None:
         self.order = CHILDREN[kind]
+        #: Tags whose keys the caller checks itself (the importer, in SQL, at the end).
+        self.keyed_elsewhere = keyed_elsewhere if new_keys is not None else frozenset()
         self.position = 0
         self.seen: dict[str, set[int]] = {}
         self.new_keys = new_keys
@@ -140,7 +143,7 @@ class _Checker:
 
     def key(self, record: Record) -> None:
         names = _KEYS.get(record.tag)
-        if names is None:
+        if names is None or record.tag in self.keyed_elsewhere:
             return
         values = record.values
         key = tuple(values[n][0] for n in names)
@@ -215,12 +218,14 @@ class _Guarded:
         return chunk
 
 
-def read_feed(stream: IO[bytes], *, max_bytes: int = 2 << 30,
-              new_keys: NewKeys | None = None) -> tuple[str, str, Iterator[Record]]:
+def read_feed(stream: IO[bytes], *, max_bytes: int = 2 << 30, new_keys: NewKeys | None = None,
+              keyed_elsewhere: frozenset[str] = frozenset(),
+              ) -> tuple[str, str, Iterator[Record]]:
     """The kind and ``Version`` of a feed file, and its records one by one.
 
     Duplicate keys are found through ``new_keys`` when given (the importer's staging table),
-    else with in-memory digests (~70 bytes per key).
+    except those of the tags in ``keyed_elsewhere`` (the importer checks them), else with
+    in-memory digests (~70 bytes per key).
 
     A stream that can ``seek`` is read on the fast path (:func:`_fast`); any other is read,
     and a file the fast path refuses is read again, on the precise one (:func:`_precise`),
@@ -229,8 +234,8 @@ def read_feed(stream: IO[bytes], *, max_bytes: int = 2 << 30,
     Raises :class:`FeedError` (on the first call or while iterating) for anything refused.
     """
     if callable(getattr(stream, "seek", None)):
-        return _fast(stream, max_bytes, new_keys)
-    return _precise(stream, max_bytes, new_keys)
+        return _fast(stream, max_bytes, new_keys, keyed_elsewhere)
+    return _precise(stream, max_bytes, new_keys, keyed_elsewhere)
 
 
 def _iterparse(source: _Guarded, **options: Any) -> Any:
@@ -239,8 +244,8 @@ def _iterparse(source: _Guarded, **options: Any) -> Any:
         huge_tree=False, remove_comments=True, remove_pis=True, **options)
 
 
-def _fast(stream: IO[bytes], max_bytes: int,
-          new_keys: NewKeys | None) -> tuple[str, str, Iterator[Record]]:
+def _fast(stream: IO[bytes], max_bytes: int, new_keys: NewKeys | None,
+          keyed_elsewhere: frozenset[str]) -> tuple[str, str, Iterator[Record]]:
     """libxml2 validates the whole stream in C against the schema without its keys (keys held
     in C memory grow with the file); only the top-level elements reach Python, and the keys
     are checked against the staging table a batch at a time.
@@ -260,7 +265,8 @@ def _fast(stream: IO[bytes], max_bytes: int,
     docinfo = root.getroottree().docinfo
     if kind is None or not version or docinfo.doctype or docinfo.internalDTD is not None:
         raise _precise_error(stream, max_bytes, None)
-    return kind, version, _fast_records(events, root, _Checker(kind, new_keys), stream,
+    return kind, version, _fast_records(events, root,
+                                        _Checker(kind, new_keys, keyed_elsewhere), stream,
                                         max_bytes)
 
 
@@ -350,8 +356,9 @@ def _precise_error(stream: IO[bytes], max_bytes: int,
     return FeedError("feed.invalid", (cause.lineno or 0) if cause is not None else 0, message)
 
 
-def _precise(stream: IO[bytes], max_bytes: int,
-             new_keys: NewKeys | None) -> tuple[str, str, Iterator[Record]]:
+def _precise(stream: IO[bytes], max_bytes: int, new_keys: NewKeys | None,
+             keyed_elsewhere: frozenset[str] = frozenset(),
+             ) -> tuple[str, str, Iterator[Record]]:
     """Each top-level element validated on its own as it ends, so a refusal names its line."""
     guarded = _Guarded(stream, max_bytes)
     etree.clear_error_log()  # the log is per thread: an earlier document's errors must not show
@@ -380,7 +387,8 @@ def _precise(stream: IO[bytes], max_bytes: int,
     if not file_schema().validate(shell):
         error: Any = file_schema().error_log.last_error  # type: ignore[attr-defined]
         raise FeedError("feed.invalid", _line(root) or 1, _clean(str(error.message)))
-    return kind, version, _records(events, root, _Checker(kind, new_keys), guarded)
+    return kind, version, _records(events, root, _Checker(kind, new_keys, keyed_elsewhere),
+                                   guarded)
 
 
 def _records(events: Iterator[tuple[str, etree._Element]], root: etree._Element,

@@ -104,3 +104,27 @@ def test_a_membership_of_a_group_absent_from_the_file_is_refused_at_its_line(
     assert caught.value.code == "feed.unknown_group"
     assert caught.value.line == bad[: bad.index(b"GREC4")].count(b"\n") + 1
     assert snapshot(seeded) == before
+
+
+def _element(content: bytes, tag: bytes, nth: int = 0) -> bytes:
+    start = -1
+    for _ in range(nth + 1):
+        start = content.index(b"<" + tag + b" ", start + 1)
+    return content[start: content.index(b"</" + tag + b">", start) + len(tag) + 3]
+
+
+@pytest.mark.parametrize(("kind", "tag"), [("Groupe", b"GARPersonGroupe"),
+                                           ("Eleve", b"GARPersonMEF"),
+                                           ("Eleve", b"GAREleveEnseignement")])
+def test_a_duplicate_link_is_refused_at_the_second_one(
+        seeded: sessionmaker[Session], academy: Dataset, kind: str, tag: bytes) -> None:
+    content = feed_files(academy)[kind]
+    link = _element(content, tag, nth=1)
+    bad = content.replace(link, link + b"\n" + link, 1)
+    before = snapshot(seeded)
+    with pytest.raises(FeedError) as caught:
+        apply(seeded, bad)
+    assert caught.value.code == "feed.duplicate_key"
+    assert caught.value.line == bad[: bad.index(link)].count(b"\n") + 2
+    assert tag.decode() in caught.value.reason
+    assert snapshot(seeded) == before
