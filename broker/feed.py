@@ -18,8 +18,8 @@ from typing import IO, Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from broker import models as m
-from broker.feed_apply import Importer
-from broker.feed_parse import FeedError, read_feed
+from broker.feed_apply import KEYED_IN_SQL, Importer
+from broker.feed_parse import FeedError, first_error, read_feed
 from broker.feed_stage import Stage
 from services.feed.names import parse_name
 
@@ -68,6 +68,25 @@ class _Hashing:
             self.tick(len(chunk))
         return chunk
 
+    def seek(self, offset: int) -> None:
+        """Back to the start, to read a refused file again for its line (digest unused)."""
+        self.stream.seek(offset)
+
+
+def _earliest(stream: _Hashing, exc: Exception, max_bytes: int) -> Exception:
+    """The error a refused file is refused for: the first in the file.
+
+    The fast reader hands out a chunk's records before libxml2 reports that chunk's validity
+    errors, and links and keys are checked in batches: an invalid element may thus reach the
+    importer, or an error be found after a later one. The file is read again on the precise
+    path (error path only), and the earlier of the two errors wins.
+    """
+    found = first_error(stream, max_bytes)  # type: ignore[arg-type]
+    if found is not None and (not isinstance(exc, FeedError) or found.line <= exc.line
+                              or exc.line == 0):
+        return found
+    return exc
+
 
 def ent_of(file_name: str, default: str | None) -> str:
     """The ENT a file comes from: its conforming name, else ``default``; FeedError if neither."""
@@ -90,11 +109,14 @@ def import_stream(session: Session, stream: IO[bytes], *, file_name: str, ent_id
     hashing = _Hashing(stream, tick)
     stage = Stage(session)
     kind, version, records = read_feed(hashing, max_bytes=max_bytes,  # type: ignore[arg-type]
-                                       first_key=stage.first_key)
+                                       new_keys=stage.new_keys, keyed_elsewhere=KEYED_IN_SQL)
     importer = Importer(session, kind=kind, ent_id=ent_id, strict=strict, stage=stage)
-    for record in records:
-        importer.add(record)
-    outcome = importer.finish()
+    try:
+        for record in records:
+            importer.add(record)
+        outcome = importer.finish()
+    except Exception as exc:
+        raise _earliest(hashing, exc, max_bytes) from None
     counts = {name: {"added": c.added, "changed": c.changed, "removed": c.removed}
               for name, c in sorted(outcome.counts.items())}
     report = FeedReport(Path(file_name).name, kind, ent_id, hashing.digest.hexdigest(),

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Table, bindparam, delete, insert, select, text, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from broker import models as m
 from broker.feed_parse import FeedError, Record
-from broker.feed_stage import Stage, staged
+from broker.feed_stage import Stage
 from services.attributes import normalise_profile
 from services.uai import is_valid_uai
 
@@ -42,6 +42,36 @@ ENTITIES: dict[str, tuple[str, ...]] = {
     "Groupe": ("groups", "memberships", "person_subjects"),
     "RespAff": ("persons", "respaff"),
 }
+
+
+#: Links keyed (UAI, person, code) whose duplicates are found in SQL among the staged rows,
+#: not one key at a time: by staged entity, the element it comes from.
+_LINK_TAGS = {"person_mefs": "GARPersonMEF", "person_subjects": "GAREleveEnseignement",
+              "member": "GARPersonGroupe", "levels": "GARPersonMEFSTAT4"}
+KEYED_IN_SQL = frozenset(_LINK_TAGS.values())
+PERSONS: Table = m.Person.__table__  # type: ignore[assignment]
+PROFILES: Table = m.PersonProfile.__table__  # type: ignore[assignment]
+DISCIPLINES: Table = m.PersonDiscipline.__table__  # type: ignore[assignment]
+GROUPS: Table = m.Group.__table__  # type: ignore[assignment]
+_PERSON_FIELDS = ("person_id", "ent_id", "join_key", "last_name", "first_name", "civility",
+                  "birth_date", "emails")
+_PERSON_COLUMNS = (PERSONS.c.id, *(PERSONS.c[name] for name in _PERSON_FIELDS))
+
+
+def _update_by_id(table: Table, key: str, names: tuple[str, ...]) -> Any:
+    """An executemany UPDATE by primary key (``b_``-prefixed parameters)."""
+    return (update(table).where(table.c.id == bindparam(f"b_{key}"))
+            .values({name: bindparam(f"b_{name}", type_=table.c[name].type) for name in names}))
+
+
+_UPDATE_PERSON = _update_by_id(PERSONS, "pk", _PERSON_FIELDS)
+_UPDATE_PROFILE = _update_by_id(PROFILES, "id", ("profile",))
+_UPDATE_GROUP = _update_by_id(GROUPS, "id", ("label", "status", "divisions"))
+#: The staged persons: all of them, those the file names, those it left out; covered UAIs.
+_ALL = "SELECT pk FROM feed_stage_people"
+_IN = "SELECT pk FROM feed_stage_people WHERE in_file = 1"
+_OUT = "SELECT pk FROM feed_stage_people WHERE in_file = 0"
+_UAIS = "SELECT uai FROM feed_stage_uais"
 
 
 @dataclass
@@ -90,20 +120,18 @@ class Importer:
             self.out.counts[entity] = Counts()
         self.uais: set[str] = set(session.scalars(select(m.Establishment.uai)))
         self.covered: set[str] = set()
-        #: Groupe files: the covered establishments' persons (person id -> pk).
-        self.person_pks: dict[str, int] = {}
-        #: Eleve/Enseignant files: the last persons looked up (bounded: flat memory).
-        self._recent: dict[str, int] = {}
-        self.links: dict[str, dict[int, set[Any]]] = defaultdict(lambda: defaultdict(set))
         self.kept: dict[str, set[Any]] = defaultdict(set)
         self.pending: list[Record] = []
         self._mefs: dict[tuple[str, str], tuple[int, str | None]] | None = None
         self._subjects: dict[tuple[str, str], int] | None = None
         self._warned: set[str] = set()
+        self._checked: set[str] = set()
 
     # --- shared checks ------------------------------------------------------------------
 
     def uai(self, value: str, line: int, *, known: bool = True) -> str:
+        if value in self._checked:  # known, and its check letter seen, earlier in this file
+            return value
         if not is_valid_uai(value[:8]) and value not in self._warned:
             message = f"ligne {line} : UAI {value} à la lettre de contrôle fausse"
             if self.strict:
@@ -112,6 +140,8 @@ class Importer:
             self.out.warnings.append(message)
         if known and value not in self.uais:
             raise FeedError("feed.unknown_uai", line, f"établissement inconnu : {value}")
+        if known:
+            self._checked.add(value)
         return value
 
     def mefs(self) -> dict[tuple[str, str], tuple[int, str | None]]:
@@ -139,37 +169,6 @@ class Importer:
                 changed = True
         if changed:
             self.count(entity, "changed")
-
-    def person_pk(self, person_id: str, line: int, *, in_file: bool) -> int:
-        pk = self.person_pks.get(person_id)
-        if pk is None and in_file:
-            pk = self._file_person(person_id)
-        if pk is None and not in_file:
-            pk = self.session.scalar(select(m.Person.id).where(m.Person.person_id == person_id))
-        if pk is None:
-            where = "dans ce fichier" if in_file else "dans l'annuaire"
-            raise FeedError("feed.unknown_person", line, f"personne inconnue {where} : {person_id}")
-        if not in_file:
-            self.person_pks[person_id] = pk
-        return pk
-
-    def _file_person(self, person_id: str) -> int | None:
-        """The pk of a person this file names (staged), from a small cache or the database."""
-        pk = self._recent.get(person_id)
-        if pk is None:
-            self.stage.flush()
-            # A join on the staging table's primary key: one indexed lookup, not a scan.
-            pk = self.session.scalar(text(
-                "SELECT p.id FROM persons p JOIN feed_stage_people s ON s.pk = p.id "
-                "WHERE p.person_id = :person_id AND s.in_file = 1"), {"person_id": person_id})
-            if pk is not None:
-                self._remember(person_id, pk)
-        return pk
-
-    def _remember(self, person_id: str, pk: int) -> None:
-        if len(self._recent) >= 4 * CHUNK:
-            self._recent.clear()
-        self._recent[person_id] = pk
 
     def replace(self, entity: str, existing: dict[Any, Any], wanted: set[Any],
                 make: Any) -> None:
@@ -265,32 +264,64 @@ class Importer:
         return (profile == STUDENT) == (self.kind == "Eleve")
 
     def _flush_persons(self) -> None:
+        """A batch of person elements in a few set-based statements (Core, not the ORM)."""
         if not self.pending:
             return
         batch, self.pending = self.pending, []
         ids = [r.one("GARPersonIdentifiant") for r in batch]
-        rows = {p.person_id: p for p in self.session.scalars(
-            select(m.Person).where(m.Person.person_id.in_(ids)))}
-        pks = [p.id for p in rows.values()]
-        profiles: dict[int, dict[str, m.PersonProfile]] = defaultdict(dict)
-        disciplines: dict[int, dict[tuple[str, str], m.PersonDiscipline]] = defaultdict(dict)
+        existing = {row.person_id: row for row in self.session.execute(
+            select(*_PERSON_COLUMNS).where(PERSONS.c.person_id.in_(ids)))}
+        pks = [row.id for row in existing.values()]
+        profiles: dict[int, dict[str, tuple[int, str]]] = defaultdict(dict)
+        disciplines: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
         if pks:
-            for row in self.session.scalars(
-                    select(m.PersonProfile).where(m.PersonProfile.person_pk.in_(pks))):
-                profiles[row.person_pk][row.uai] = row
+            for pid, pk, uai, profile in self.session.execute(select(
+                    PROFILES.c.id, PROFILES.c.person_pk, PROFILES.c.uai, PROFILES.c.profile)
+                    .where(PROFILES.c.person_pk.in_(pks))):
+                profiles[pk][uai] = (pid, profile)
             if self.kind == "Enseignant":
-                for d in self.session.scalars(
-                        select(m.PersonDiscipline).where(m.PersonDiscipline.person_pk.in_(pks))):
-                    disciplines[d.person_pk][(d.uai, d.code)] = d
-        people = [self._person(r, rows.get(r.one("GARPersonIdentifiant"))) for r in batch]
-        self.session.flush()  # one batch of INSERTs gives the new persons their ids
-        for r, (person, wanted) in zip(batch, people, strict=True):
-            self._person_links(r, person, wanted, profiles, disciplines)
-        self.session.flush()
+                for did, pk, uai, code in self.session.execute(select(
+                        DISCIPLINES.c.id, DISCIPLINES.c.person_pk, DISCIPLINES.c.uai,
+                        DISCIPLINES.c.code).where(DISCIPLINES.c.person_pk.in_(pks))):
+                    disciplines[pk][(uai, code)] = did
+        new: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        wanted: dict[str, dict[str, str]] = {}
+        for r in batch:
+            values, wanted[r.one("GARPersonIdentifiant")] = self._person_values(r)
+            row = existing.get(values["person_id"])
+            if row is None:
+                new.append(values)
+            elif any(getattr(row, name) != value for name, value in values.items()):
+                changed.append({f"b_{name}": value for name, value in values.items()}
+                               | {"b_pk": row.id})
+        pk_of = {row.person_id: row.id for row in existing.values()}
+        if new:
+            for pk, person_id in self.session.execute(
+                    insert(PERSONS).returning(PERSONS.c.id, PERSONS.c.person_id), new):
+                pk_of[person_id] = pk
+            self.count("persons", "added", len(new))
+        if changed:
+            self.session.execute(_UPDATE_PERSON, changed)
+            self.count("persons", "changed", len(changed))
+        rows: dict[str, list[Any]] = defaultdict(list)
+        for r in batch:
+            person_id = r.one("GARPersonIdentifiant")
+            pk = pk_of[person_id]
+            self.stage.add_person(pk)
+            self._person_links(r, pk, wanted[person_id], profiles.get(pk, {}),
+                               disciplines.get(pk, {}), rows)
+        if rows["profile_changed"]:
+            self.session.execute(_UPDATE_PROFILE, rows["profile_changed"])
+        for table, key in ((PROFILES, "profile_gone"), (DISCIPLINES, "discipline_gone")):
+            for chunk in _chunks(rows[key]):
+                self.session.execute(delete(table).where(table.c.id.in_(chunk)))
+        for table, key in ((PROFILES, "profile_new"), (DISCIPLINES, "discipline_new")):
+            if rows[key]:
+                self.session.execute(insert(table), rows[key])
 
-    def _person(self, r: Record, row: m.Person | None) -> tuple[m.Person, dict[str, str]]:
-        """The person's row, created or updated (not flushed), and its wanted profiles."""
-        person_id = r.one("GARPersonIdentifiant")
+    def _person_values(self, r: Record) -> tuple[dict[str, Any], dict[str, str]]:
+        """The person's columns, and its wanted profiles (uai -> profile)."""
         wanted: dict[str, str] = {}
         for block in r.nested.get("GARPersonProfils", []):
             uai = self.uai(block["GARStructureUAI"][0], r.line)
@@ -299,168 +330,187 @@ class Importer:
             self.uai(uai, r.line)
         born = r.opt("GARPersonDateNaissance")
         values: dict[str, Any] = {
+            "person_id": r.one("GARPersonIdentifiant"),
             "ent_id": self.ent_id, "join_key": r.opt("GARPersonIdSecondaire"),
             "last_name": r.one("GARPersonNom"), "first_name": r.one("GARPersonPrenom"),
             "civility": r.opt("GARPersonCivilite"),
             "birth_date": date.fromisoformat(born[:10]) if born else None,
             "emails": r.all("GARPersonMail"),
         }
-        if row is None:
-            row = m.Person(person_id=person_id, **values)
-            self.session.add(row)
-            self.count("persons", "added")
-        else:
-            self.set_values(row, values, "persons")
         self.covered.update(wanted)
-        return row, wanted
+        return values, wanted
 
-    def _person_links(self, r: Record, row: m.Person, wanted: dict[str, str],
-                      profiles: dict[int, dict[str, m.PersonProfile]],
-                      disciplines: dict[int, dict[tuple[str, str], m.PersonDiscipline]]) -> None:
+    def _person_links(self, r: Record, pk: int, wanted: dict[str, str],
+                      profiles: dict[str, tuple[int, str]],
+                      disciplines: dict[tuple[str, str], int],
+                      rows: dict[str, list[Any]]) -> None:
         """Profiles (and a teacher's disciplines) set to exactly what the element says."""
-        self.stage.add_person(row.id)
-        self._remember(row.person_id, row.id)
-        existing = profiles.get(row.id, {})
-        for uai, profile_row in existing.items():
+        for uai, (pid, profile) in profiles.items():
             if uai in wanted:
-                if profile_row.profile != wanted[uai]:
-                    profile_row.profile = wanted[uai]
+                if profile != wanted[uai]:
+                    rows["profile_changed"].append({"b_id": pid, "b_profile": wanted[uai]})
                     self.count("profiles", "changed")
-            elif self._is_kind(profile_row.profile):
-                self.session.delete(profile_row)
+            elif self._is_kind(profile):
+                rows["profile_gone"].append(pid)
                 self.count("profiles", "removed")
-        pk = row.id
-        for uai in wanted.keys() - existing.keys():
-            self.session.add(m.PersonProfile(person_pk=pk, uai=uai, profile=wanted[uai]))
+        for uai in wanted.keys() - profiles.keys():
+            rows["profile_new"].append({"person_pk": pk, "uai": uai, "profile": wanted[uai]})
             self.count("profiles", "added")
         if self.kind == "Enseignant":
             want = {(self.uai(b["GARStructureUAI"][0], r.line), code)
                     for b in r.nested.get("GAREnsDisciplinesPostes", [])
                     for code in b["GAREnsDisciplinePosteCode"]}
-            self.replace("disciplines", disciplines.get(pk, {}), want,
-                         lambda k: m.PersonDiscipline(person_pk=pk, uai=k[0], code=k[1]))
+            for key, did in disciplines.items():
+                if key not in want:
+                    rows["discipline_gone"].append(did)
+                    self.count("disciplines", "removed")
+            for uai, code in sorted(want - disciplines.keys()):
+                rows["discipline_new"].append({"person_pk": pk, "uai": uai, "code": code})
+                self.count("disciplines", "added")
+
+    def _link(self, r: Record, entity: str, target: int | None, code: str | None = None) -> None:
+        """Stage a link the file names by person id; resolved to the file's persons at the end."""
+        self.stage.add("feed_stage_raw", (entity, r.one("GARStructureUAI"),
+                                          r.one("GARPersonIdentifiant"), code, target, r.line))
 
     def _on_GARPersonMEF(self, r: Record) -> None:
-        self._flush_persons()
         uai = self.uai(r.one("GARStructureUAI"), r.line)
-        pk = self.person_pk(r.one("GARPersonIdentifiant"), r.line, in_file=True)
         found = self.mefs().get((uai, r.one("GARMEFCode")))
         if found is None:
             raise FeedError("feed.unknown_mef", r.line, f"MEF inconnu : {r.one('GARMEFCode')}"
                             f" dans {uai}")
-        self.stage.add_link("person_mefs", pk, found[0])
+        self._link(r, "person_mefs", found[0], r.one("GARMEFCode"))
 
     def _on_GAREleveEnseignement(self, r: Record) -> None:
-        self._flush_persons()
         uai = self.uai(r.one("GARStructureUAI"), r.line)
-        pk = self.person_pk(r.one("GARPersonIdentifiant"), r.line, in_file=True)
         found = self.subjects().get((uai, r.one("GARMatiereCode")))
         if found is None:
             raise FeedError("feed.unknown_subject", r.line,
                             f"matière inconnue : {r.one('GARMatiereCode')} dans {uai}")
-        self.stage.add_link("person_subjects", pk, found)
+        self._link(r, "person_subjects", found, r.one("GARMatiereCode"))
+
+    def _on_GARPersonMEFSTAT4(self, r: Record) -> None:
+        """Primary schools: a level (MEFSTAT4) instead of a MEF."""
+        self.uai(r.one("GARStructureUAI"), r.line)
+        self._link(r, "levels", None, r.one("GARMEFSTAT4"))
+
+    def _stage_covered(self) -> None:
+        for uai in sorted(self.covered):
+            self.stage.add("feed_stage_uais", (uai,))
+        self.stage.flush()
+
+    def _unknown(self, sql: str, where: str) -> FeedError | None:
+        found = self.session.execute(text(sql + " ORDER BY r.line LIMIT 1")).first()
+        if found is None:
+            return None
+        return FeedError("feed.unknown_person", int(found[0]),
+                         f"personne inconnue {where} : {found[1]}")
+
+    def _duplicate(self) -> FeedError | None:
+        """The first staged link whose key an earlier one of the file already had."""
+        self.stage.flush()
+        found = self.session.execute(text(
+            "SELECT r.line, r.entity, r.uai, r.person_id, r.code FROM feed_stage_raw r "
+            "JOIN (SELECT entity, uai, person_id, code, MIN(line) AS first "
+            "FROM feed_stage_raw GROUP BY entity, uai, person_id, code HAVING COUNT(*) > 1) d "
+            "ON d.entity = r.entity AND d.uai = r.uai AND d.person_id = r.person_id "
+            "AND d.code = r.code AND r.line > d.first "
+            "WHERE r.entity IN ('person_mefs', 'person_subjects', 'member', 'levels') "
+            "ORDER BY r.line LIMIT 1")).first()
+        if found is None:
+            return None
+        line, entity, uai, person_id, code = found
+        return FeedError("feed.duplicate_key", int(line),
+                         f"clé en double dans {_LINK_TAGS[entity]} : {uai} / {person_id} / {code}")
+
+    @staticmethod
+    def _first(*errors: FeedError | None) -> None:
+        """Raise the error found earliest in the file, if any."""
+        found = [e for e in errors if e is not None]
+        if found:
+            raise min(found, key=lambda e: e.line)
 
     def _finish_people(self) -> None:
-        # The persons of this kind the covered establishments held and the file left out are
-        # staged next to the file's own (in_file = 0), all in SQL: no per-person set in memory.
-        self.stage.flush()
-        covered = sorted(self.covered)
-        absent = (select(m.PersonProfile.person_pk).distinct()
-                  .where(m.PersonProfile.uai.in_(covered), self._kind_filter(),
-                         m.PersonProfile.person_pk.not_in(staged())))
-        for chunk in _chunks(self.session.scalars(absent).all()):
-            self.session.execute(
-                text("INSERT INTO feed_stage_people (pk, in_file) VALUES (:pk, 0)"),
-                [{"pk": pk} for pk in chunk])
-        mef_uai = {mef_id: uai for (uai, _code), (mef_id, _s) in self.mefs().items()}
-        mef_level = {mef_id: (uai, stat4) for (uai, _code), (mef_id, stat4) in self.mefs().items()
-                     if stat4}
-        subject_uai = {sid: uai for (uai, _code), sid in self.subjects().items()}
-        for people in self.stage.people(CHUNK):
-            chunk = [pk for pk, _in_file in people]
-            pks = {pk for pk, in_file in people if in_file}
-            gone = [pk for pk, in_file in people if not in_file]
-            if gone:
-                for row in self.session.scalars(select(m.PersonProfile).where(
-                        m.PersonProfile.person_pk.in_(gone), m.PersonProfile.uai.in_(covered),
-                        self._kind_filter())):
-                    self.session.delete(row)
-                    self.count("profiles", "removed")
-                self.session.flush()
-            places = self._places(chunk)
-            mefs = {(r.person_pk, r.mef_id): r for r in self.session.scalars(
-                select(m.PersonMef).where(m.PersonMef.person_pk.in_(chunk)))}
-            wanted_mefs = self._wanted("person_mefs", chunk)
-            self._replace_links("person_mefs", mefs, pks, places,
-                                lambda k: mef_uai.get(k[1], ""),
-                                lambda k: m.PersonMef(person_pk=k[0], mef_id=k[1]), wanted_mefs)
-            subjects = {(r.person_pk, r.subject_id): r for r in self.session.scalars(
-                select(m.PersonSubject).where(m.PersonSubject.person_pk.in_(chunk)))}
-            if self.kind == "Eleve":
-                self._replace_links("person_subjects", subjects, pks, places,
-                                    lambda k: subject_uai.get(k[1], ""),
-                                    lambda k: m.PersonSubject(person_pk=k[0], subject_id=k[1]),
-                                    self._wanted("person_subjects", chunk))
-            else:
-                self._drop_outside("person_subjects", subjects, places,
-                                   lambda k: subject_uai.get(k[1], ""))
-                levels = {(r.person_pk, (r.uai, r.mefstat4)): r for r in self.session.scalars(
-                    select(m.PersonLevel).where(m.PersonLevel.person_pk.in_(chunk)))}
-                self._replace_links("levels", levels, pks, places, lambda k: k[1][0],
-                                    lambda k: m.PersonLevel(person_pk=k[0], uai=k[1][0],
-                                                            mefstat4=k[1][1]),
-                                    {(pk, mef_level[mef]) for pk, mef in wanted_mefs
-                                     if mef in mef_level})
-                disciplines = {(r.person_pk, r.uai, r.code): r for r in self.session.scalars(
-                    select(m.PersonDiscipline).where(m.PersonDiscipline.person_pk.in_(chunk)))}
-                self._drop_outside("disciplines", disciplines, places, lambda k: k[1])
-            members = {(r.person_pk, r.id): (r, uai) for r, uai in self.session.execute(
-                select(m.GroupMember, m.Group.uai).join(m.Group)
-                .where(m.GroupMember.person_pk.in_(chunk)))}
-            for key, (member, uai) in members.items():
-                if uai not in places.get(key[0], set()):
-                    self.session.delete(member)
-                    self.count("memberships", "removed")
-            self.session.flush()
-
-    def _kind_filter(self) -> Any:
+        """The file's persons get exactly its links; the persons of this kind the covered
+        establishments held and the file left out lose what they had there. All in SQL
+        against the staged rows: no per-person set in memory."""
+        run, kind = self.stage.run, self._kind_sql()
+        self._stage_covered()
+        self._first(self._duplicate(), self._unknown(
+            "SELECT r.line, r.person_id FROM feed_stage_raw r WHERE NOT EXISTS ("
+            "SELECT 1 FROM persons p JOIN feed_stage_people s ON s.pk = p.id "
+            "AND s.in_file = 1 WHERE p.person_id = r.person_id)", "dans ce fichier"))
+        run("INSERT INTO feed_stage_links (entity, pk, target, uai, code) "
+            "SELECT r.entity, p.id, r.target, r.uai, r.code FROM feed_stage_raw r "
+            "JOIN persons p ON p.person_id = r.person_id")
+        run("INSERT INTO feed_stage_links (entity, pk, uai, code) "
+            "SELECT DISTINCT 'want_levels', l.pk, mf.uai, mf.mefstat4 FROM feed_stage_links l "
+            "JOIN mefs mf ON mf.id = l.target "
+            "WHERE l.entity = 'person_mefs' AND mf.mefstat4 IS NOT NULL")
+        run("INSERT INTO feed_stage_links (entity, pk, uai, code) "
+            "SELECT DISTINCT 'want_levels', l.pk, l.uai, l.code FROM feed_stage_links l "
+            "WHERE l.entity = 'levels'")
+        run("INSERT INTO feed_stage_people (pk, in_file) SELECT DISTINCT pp.person_pk, 0 "  # noqa: S608 - constant fragments
+            f"FROM person_profiles pp WHERE pp.uai IN ({_UAIS}) AND {kind} "
+            f"AND pp.person_pk NOT IN ({_ALL})", student=STUDENT)
+        self.stage.analyze()
+        self.count("profiles", "removed", run(
+            f"DELETE FROM person_profiles WHERE person_pk IN ({_OUT}) AND uai IN ({_UAIS}) "  # noqa: S608 - constant fragments
+            f"AND {kind.replace('pp.', '')}", student=STUDENT))
+        self._sync("person_mefs", "mef_id", "(SELECT uai FROM mefs WHERE mefs.id = t.mef_id)")
+        subject_uai = "(SELECT uai FROM subjects WHERE subjects.id = t.subject_id)"
         if self.kind == "Eleve":
-            return m.PersonProfile.profile == STUDENT
-        return m.PersonProfile.profile != STUDENT
+            self._sync("person_subjects", "subject_id", subject_uai)
+        else:
+            self._drop_outside("person_subjects", subject_uai)
+            self._drop_outside("person_disciplines", "t.uai", entity="disciplines")
+        if "levels" in self.out.counts:
+            self._sync_levels()
+        self._drop_outside("group_members",
+                           "(SELECT uai FROM groups WHERE groups.id = t.group_id)",
+                           entity="memberships")
 
-    def _places(self, pks: list[int]) -> dict[int, set[str]]:
-        places: dict[int, set[str]] = defaultdict(set)
-        for pk, uai in self.session.execute(select(m.PersonProfile.person_pk, m.PersonProfile.uai)
-                                            .where(m.PersonProfile.person_pk.in_(pks))):
-            places[pk].add(uai)
-        return places
+    def _kind_sql(self) -> str:
+        return "pp.profile = :student" if self.kind == "Eleve" else "pp.profile <> :student"
 
-    def _wanted(self, entity: str, chunk: list[int]) -> set[tuple[int, int]]:
-        """The file's links of the persons of ``chunk`` (sorted pks), from the staging table."""
-        return self.stage.links(entity, chunk[0], chunk[-1])
+    def _outside(self) -> str:
+        """A row (alias ``t``, its uai ``{uai}``) where its person no longer has a profile."""
+        return ("NOT EXISTS (SELECT 1 FROM person_profiles pp WHERE pp.person_pk = t.person_pk "
+                "AND pp.uai = {uai})")
 
-    def _replace_links(self, entity: str, existing: dict[tuple[int, Any], Any], in_file: set[int],
-                       places: dict[int, set[str]], uai_of: Any, make: Any,
-                       wanted: set[tuple[int, Any]]) -> None:
+    def _drop_outside(self, table: str, uai: str, *, entity: str | None = None,
+                      among: str = _ALL) -> None:
+        self.count(entity or table, "removed", self.stage.run(
+            f"DELETE FROM {table} WHERE id IN (SELECT t.id FROM {table} t "  # noqa: S608
+            f"WHERE t.person_pk IN ({among}) AND {self._outside().format(uai=uai)})"))
+
+    def _sync(self, table: str, target: str, uai: str) -> None:
         """File persons: exactly the file's links; others: none where they no longer are."""
-        for key, row in existing.items():
-            if key[0] in in_file:
-                if key not in wanted:
-                    self.session.delete(row)
-                    self.count(entity, "removed")
-            elif uai_of(key) not in places.get(key[0], set()):
-                self.session.delete(row)
-                self.count(entity, "removed")
-        added = [make(key) for key in sorted(wanted - existing.keys(), key=repr)]
-        self.insert(added)
-        self.count(entity, "added", len(added))
+        run = self.stage.run
+        removed = run(
+            f"DELETE FROM {table} WHERE id IN (SELECT t.id FROM {table} t "  # noqa: S608
+            f"WHERE t.person_pk IN ({_IN}) AND NOT EXISTS (SELECT 1 FROM feed_stage_links l "
+            f"WHERE l.entity = '{table}' AND l.pk = t.person_pk AND l.target = t.{target}))")
+        self.count(table, "removed", removed)
+        self._drop_outside(table, uai, among=_OUT)
+        self.count(table, "added", run(
+            f"INSERT INTO {table} (person_pk, {target}) SELECT l.pk, l.target "  # noqa: S608
+            f"FROM feed_stage_links l WHERE l.entity = '{table}' AND NOT EXISTS (SELECT 1 "
+            f"FROM {table} x WHERE x.person_pk = l.pk AND x.{target} = l.target)"))
 
-    def _drop_outside(self, entity: str, existing: dict[Any, Any],
-                      places: dict[int, set[str]], uai_of: Any) -> None:
-        for key, row in list(existing.items()):
-            if uai_of(key) not in places.get(key[0], set()):
-                self.session.delete(row)
-                self.count(entity, "removed")
+    def _sync_levels(self) -> None:
+        run = self.stage.run
+        self.count("levels", "removed", run(
+            "DELETE FROM person_levels WHERE id IN (SELECT t.id FROM person_levels t "  # noqa: S608 - constant fragments
+            f"WHERE t.person_pk IN ({_IN}) AND NOT EXISTS (SELECT 1 FROM feed_stage_links l "
+            "WHERE l.entity = 'want_levels' AND l.pk = t.person_pk AND l.uai = t.uai "
+            "AND l.code = t.mefstat4))"))
+        self._drop_outside("person_levels", "t.uai", entity="levels", among=_OUT)
+        self.count("levels", "added", run(
+            "INSERT INTO person_levels (person_pk, uai, mefstat4) SELECT l.pk, l.uai, l.code "
+            "FROM feed_stage_links l WHERE l.entity = 'want_levels' AND NOT EXISTS (SELECT 1 "
+            "FROM person_levels x WHERE x.person_pk = l.pk AND x.uai = l.uai "
+            "AND x.mefstat4 = l.code)"))
 
     _finish_Eleve = _finish_people
     _finish_Enseignant = _finish_people
@@ -468,62 +518,115 @@ class Importer:
     # --- Groupe ---------------------------------------------------------------------------
 
     def _on_GARGroupe(self, r: Record) -> None:
-        uai = self.uai(r.one("GARStructureUAI"), r.line)
-        self.covered.add(uai)
-        code = r.one("GARGroupeCode")
-        row = self._upsert(m.Group, "groups", {"uai": uai, "code": code},
-                           {"label": r.one("GARGroupeLibelle"), "status": r.one("GARGroupeStatut"),
-                            "divisions": r.all("GARGroupeDivAppartenance")})
-        self.session.flush()
-        self.kept["groups"].add((uai, code))
-        self.group_ids[(uai, code)] = row.id
+        self.covered.add(self.uai(r.one("GARStructureUAI"), r.line))
+        self.pending.append(r)
+        if len(self.pending) >= CHUNK:
+            self._flush_groups()
 
-    @property
-    def group_ids(self) -> dict[tuple[str, str], int]:
-        if not hasattr(self, "_group_ids"):
-            self._group_ids: dict[tuple[str, str], int] = {}
-        return self._group_ids
+    def _flush_groups(self) -> None:
+        """A batch of groups created or updated, and staged (id, uai, code)."""
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        uais = sorted({r.one("GARStructureUAI") for r in batch})
+        existing = {(row.uai, row.code): row for row in self.session.execute(
+            select(GROUPS.c.id, GROUPS.c.uai, GROUPS.c.code, GROUPS.c.label, GROUPS.c.status,
+                   GROUPS.c.divisions).where(GROUPS.c.uai.in_(uais)))}
+        new: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        for r in batch:
+            values = {"uai": r.one("GARStructureUAI"), "code": r.one("GARGroupeCode"),
+                      "label": r.one("GARGroupeLibelle"), "status": r.one("GARGroupeStatut"),
+                      "divisions": r.all("GARGroupeDivAppartenance")}
+            row = existing.get((values["uai"], values["code"]))
+            if row is None:
+                new.append(values)
+                continue
+            self.stage.add("feed_stage_groups", (row.id, row.uai, row.code))
+            if any(getattr(row, name) != value for name, value in values.items()):
+                changed.append({"b_id": row.id, "b_label": values["label"],
+                                "b_status": values["status"], "b_divisions": values["divisions"]})
+        if new:
+            for gid, uai, code in self.session.execute(
+                    insert(GROUPS).returning(GROUPS.c.id, GROUPS.c.uai, GROUPS.c.code), new):
+                self.stage.add("feed_stage_groups", (gid, uai, code))
+            self.count("groups", "added", len(new))
+        if changed:
+            self.session.execute(_UPDATE_GROUP, changed)
+            self.count("groups", "changed", len(changed))
 
-    def _member(self, r: Record) -> tuple[int, int]:
-        uai = self.uai(r.one("GARStructureUAI"), r.line)
-        group = self.group_ids.get((uai, r.one("GARGroupeCode")))
-        if group is None:
-            raise FeedError("feed.unknown_group", r.line,
-                            f"groupe absent du fichier : {r.one('GARGroupeCode')} dans {uai}")
-        if not self.person_pks:
-            self.person_pks = {person_id: pk for person_id, pk in self.session.execute(
-                select(m.Person.person_id, m.Person.id).join(m.PersonProfile)
-                .where(m.PersonProfile.uai.in_(self.covered)))}
-        pk = self.person_pk(r.one("GARPersonIdentifiant"), r.line, in_file=False)
-        self.kept["memberships"].add((group, pk))
-        return group, pk
+    def _member(self, r: Record, entity: str) -> None:
+        self._flush_groups()
+        self.uai(r.one("GARStructureUAI"), r.line)
+        self._link(r, entity, None, r.one("GARGroupeCode"))
 
     def _on_GARPersonGroupe(self, r: Record) -> None:
-        self._member(r)
+        self._member(r, "member")
 
     def _on_GAREnsGroupeMatiere(self, r: Record) -> None:
-        _group, pk = self._member(r)
+        self._member(r, "member_taught")
         uai = r.one("GARStructureUAI")
         for code in r.all("GARMatiereCode"):
             found = self.subjects().get((uai, code))
             if found is None:
                 raise FeedError("feed.unknown_subject", r.line,
                                 f"matière inconnue : {code} dans {uai}")
-            self.links["teacher_subjects"][pk].add(found)
+            self._link(r, "teacher_subject", found, r.one("GARGroupeCode"))
 
     _on_GAREnsClasseMatiere = _on_GAREnsGroupeMatiere
 
     def _finish_Groupe(self) -> None:
-        for row in self.session.scalars(select(m.Group).where(m.Group.uai.in_(self.covered))):
-            if (row.uai, row.code) not in self.kept["groups"]:
-                self.session.delete(row)
-                self.count("groups", "removed")
-        self.session.flush()
-        existing = {(r.group_id, r.person_pk): r for r in self.session.scalars(
-            select(m.GroupMember).join(m.Group).where(m.Group.uai.in_(self.covered)))}
-        self.replace("memberships", existing, self.kept["memberships"],
-                     lambda k: m.GroupMember(group_id=k[0], person_pk=k[1]))
+        """Groups, memberships and staff subjects of the covered establishments replaced,
+        all diffed in SQL against the staged rows."""
+        run = self.stage.run
+        self._flush_groups()
+        self._stage_covered()
+        group = self.session.execute(text(
+            "SELECT r.line, r.code, r.uai FROM feed_stage_raw r WHERE NOT EXISTS (SELECT 1 "
+            "FROM feed_stage_groups g WHERE g.uai = r.uai AND g.code = r.code) "
+            "ORDER BY r.line LIMIT 1")).first()
+        person = self.session.execute(text(
+            "SELECT r.line, r.person_id FROM feed_stage_raw r WHERE NOT EXISTS (SELECT 1 "
+            "FROM persons p WHERE p.person_id = r.person_id) ORDER BY r.line LIMIT 1")).first()
+        self._first(
+            self._duplicate(),
+            None if group is None else FeedError(
+                "feed.unknown_group", int(group[0]),
+                f"groupe absent du fichier : {group[1]} dans {group[2]}"),
+            None if person is None or (group is not None and group[0] <= person[0])
+            else FeedError("feed.unknown_person", int(person[0]),
+                           f"personne inconnue dans l'annuaire : {person[1]}"))
+        self.count("groups", "removed", run(
+            f"DELETE FROM groups WHERE uai IN ({_UAIS}) "  # noqa: S608 - constant fragments
+            "AND id NOT IN (SELECT id FROM feed_stage_groups)"))
+        run("INSERT INTO feed_stage_links (entity, pk, target) "
+            "SELECT DISTINCT 'member', p.id, g.id FROM feed_stage_raw r "
+            "JOIN feed_stage_groups g ON g.uai = r.uai AND g.code = r.code "
+            "JOIN persons p ON p.person_id = r.person_id")
         self._teacher_subjects()
+        self.stage.analyze()
+        self.count("memberships", "removed", run(
+            "DELETE FROM group_members WHERE id IN (SELECT t.id FROM group_members t "
+            "JOIN feed_stage_groups g ON g.id = t.group_id WHERE NOT EXISTS (SELECT 1 "
+            "FROM feed_stage_links l WHERE l.entity = 'member' AND l.pk = t.person_pk "
+            "AND l.target = t.group_id))"))
+        self.count("memberships", "added", run(
+            "INSERT INTO group_members (group_id, person_pk) SELECT l.target, l.pk "
+            "FROM feed_stage_links l WHERE l.entity = 'member' AND NOT EXISTS (SELECT 1 "
+            "FROM group_members x WHERE x.group_id = l.target AND x.person_pk = l.pk)"))
+        staff = (f"SELECT pp.person_pk FROM person_profiles pp WHERE pp.uai IN ({_UAIS}) "  # noqa: S608 - constant fragments
+                 "AND pp.profile <> :student")
+        self.count("person_subjects", "removed", run(
+            "DELETE FROM person_subjects WHERE id IN (SELECT t.id FROM person_subjects t "  # noqa: S608 - constant fragments
+            f"WHERE t.person_pk IN ({staff}) AND t.subject_id IN (SELECT s.id FROM subjects s "
+            f"WHERE s.uai IN ({_UAIS})) AND NOT EXISTS (SELECT 1 FROM feed_stage_links l "
+            "WHERE l.entity = 'staff_subjects' AND l.pk = t.person_pk "
+            "AND l.target = t.subject_id))", student=STUDENT))
+        self.count("person_subjects", "added", run(
+            "INSERT INTO person_subjects (person_pk, subject_id) SELECT l.pk, l.target "
+            "FROM feed_stage_links l WHERE l.entity = 'staff_subjects' AND NOT EXISTS "
+            "(SELECT 1 FROM person_subjects x WHERE x.person_pk = l.pk "
+            "AND x.subject_id = l.target)"))
 
     def _teacher_subjects(self) -> None:
         """Staff subjects of covered establishments: their classes' and groups' subjects.
@@ -532,29 +635,16 @@ class Importer:
         documentation subject (``GARMatiereLibelle`` DOCUMENTATION), a testbed choice since
         the meaning of ``P_MAT`` is unverified.
         """
-        staff = self.session.execute(
-            select(m.PersonProfile.person_pk, m.PersonProfile.uai, m.PersonProfile.profile)
-            .where(m.PersonProfile.uai.in_(self.covered), m.PersonProfile.profile != STUDENT)
-        ).all()
-        documentation = {
-            row.uai: row.id for row in self.session.scalars(
-                select(m.Subject).where(m.Subject.uai.in_(self.covered)))
-            if row.label.upper() == "DOCUMENTATION"}
-        subject_uai = {sid: uai for (uai, _c), sid in self.subjects().items()}
-        wanted: set[tuple[int, int]] = set()
-        pks = {pk for pk, _uai, _p in staff}
-        for pk, uai, profile in staff:
-            wanted.update((pk, s) for s in self.links["teacher_subjects"].get(pk, set())
-                          if subject_uai.get(s) == uai)
-            if profile == "National_doc" and uai in documentation:
-                wanted.add((pk, documentation[uai]))
-        for chunk in _chunks(sorted(pks)):
-            existing = {(r.person_pk, r.subject_id): r for r, uai in self.session.execute(
-                select(m.PersonSubject, m.Subject.uai).join(m.Subject)
-                .where(m.PersonSubject.person_pk.in_(chunk), m.Subject.uai.in_(self.covered)))}
-            chunk_set = set(chunk)
-            self.replace("person_subjects", existing, {w for w in wanted if w[0] in chunk_set},
-                         lambda k: m.PersonSubject(person_pk=k[0], subject_id=k[1]))
+        self.stage.run(
+            "INSERT INTO feed_stage_links (entity, pk, target) "  # noqa: S608 - constant fragments
+            "SELECT DISTINCT 'staff_subjects', p.id, r.target FROM feed_stage_raw r "
+            "JOIN persons p ON p.person_id = r.person_id "
+            "JOIN subjects s ON s.id = r.target "
+            "JOIN person_profiles pp ON pp.person_pk = p.id AND pp.uai = s.uai "
+            "AND pp.profile <> :student WHERE r.entity = 'teacher_subject' "
+            "UNION SELECT 'staff_subjects', pp.person_pk, s.id FROM person_profiles pp "
+            "JOIN subjects s ON s.uai = pp.uai AND UPPER(s.label) = 'DOCUMENTATION' "
+            f"WHERE pp.uai IN ({_UAIS}) AND pp.profile = 'National_doc'", student=STUDENT)
 
     # --- RespAff --------------------------------------------------------------------------
 

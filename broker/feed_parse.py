@@ -18,11 +18,14 @@ from typing import IO, Any
 
 from lxml import etree
 
-from services.feed.names import CHILDREN, NAMESPACE, kind_of_root
-from services.feed.schema import element_schema, file_schema
+from services.feed.names import CHILDREN, KINDS, NAMESPACE, kind_of_root, root_tag
+from services.feed.schema import element_schema, file_schema, stream_schema
 
 _NS = f"{{{NAMESPACE}}}"
 _NESTED = {"GARPersonProfils", "GAREnsDisciplinesPostes"}
+#: The roots and their top-level children: the only elements the fast path hands to Python.
+_TOP_TAGS = sorted({root_tag(kind) for kind in KINDS}
+                   | {f"{_NS}{tag}" for tags in CHILDREN.values() for tag in tags})
 #: Any entity reference but the five predefined ones and character references.
 _ENTITY = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);|#[0-9]+;|#x[0-9A-Fa-f]+;)")
 _FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY", b"<!ELEMENT", b"<!ATTLIST", b"<!NOTATION")
@@ -103,18 +106,29 @@ _KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-#: Records a key of a tag; False when it was already there (the database does it: flat memory).
-FirstKey = Callable[[str, str], bool]
+#: Records keys (tag, key) of several elements at once; the index of the first one the file
+#: already had, else None (the database does it, a batch per round trip: flat memory).
+NewKeys = Callable[[list[tuple[str, str]]], "int | None"]
+KEY_BATCH = 1000
 
 
 class _Checker:
-    """Section order and duplicate keys, with the offending element's line."""
+    """Section order and duplicate keys, with the offending element's line.
 
-    def __init__(self, kind: str, first_key: FirstKey | None = None) -> None:
+    With a store, keys are checked a batch at a time: a duplicate is reported when its batch
+    is checked (at the latest when the file ends), before anything is committed.
+    """
+
+    def __init__(self, kind: str, new_keys: NewKeys | None = None,
+                 keyed_elsewhere: frozenset[str] = frozenset()) -> None:
         self.order = CHILDREN[kind]
+        #: Tags whose keys the caller checks itself (the importer, in SQL, at the end).
+        self.keyed_elsewhere = keyed_elsewhere if new_keys is not None else frozenset()
         self.position = 0
         self.seen: dict[str, set[int]] = {}
-        self.first_key = first_key
+        self.new_keys = new_keys
+        self.pending: list[tuple[str, str]] = []
+        self.lines: list[int] = []
 
     def check(self, record: Record) -> None:
         if record.tag not in self.order:
@@ -125,14 +139,19 @@ class _Checker:
                             f"élément {record.tag} hors de l'ordre attendu "
                             f"({', '.join(self.order)})")
         self.position = index
+        self.key(record)
+
+    def key(self, record: Record) -> None:
         names = _KEYS.get(record.tag)
-        if names is None:
+        if names is None or record.tag in self.keyed_elsewhere:
             return
-        key = tuple(record.one(n) for n in names)
-        if self.first_key is not None:
-            if not self.first_key(record.tag, "\x1f".join(key)):
-                raise FeedError("feed.duplicate_key", record.line,
-                                f"clé en double dans {record.tag} : {' / '.join(key)}")
+        values = record.values
+        key = tuple(values[n][0] for n in names)
+        if self.new_keys is not None:
+            self.pending.append((record.tag, "\x1f".join(key)))
+            self.lines.append(record.line)
+            if len(self.pending) >= KEY_BATCH:
+                self.done()
             return
         # Without a store, 64-bit digests, not the strings: ~70 bytes per key.
         digest = int.from_bytes(hashlib.blake2b("\x1f".join(key).encode(), digest_size=8)
@@ -142,6 +161,17 @@ class _Checker:
             raise FeedError("feed.duplicate_key", record.line,
                             f"clé en double dans {record.tag} : {' / '.join(key)}")
         seen.add(digest)
+
+    def done(self) -> None:
+        """Check the keys not checked yet."""
+        if self.new_keys is None or not self.pending:
+            return
+        first = self.new_keys(self.pending)
+        if first is not None:
+            tag, key = self.pending[first]
+            raise FeedError("feed.duplicate_key", self.lines[first],
+                            f"clé en double dans {tag} : {key.replace(chr(31), ' / ')}")
+        self.pending, self.lines = [], []
 
 
 def _refuse_dtd(head: bytes) -> None:
@@ -188,26 +218,155 @@ class _Guarded:
         return chunk
 
 
-def read_feed(stream: IO[bytes], *, max_bytes: int = 2 << 30,
-              first_key: FirstKey | None = None) -> tuple[str, str, Iterator[Record]]:
+def read_feed(stream: IO[bytes], *, max_bytes: int = 2 << 30, new_keys: NewKeys | None = None,
+              keyed_elsewhere: frozenset[str] = frozenset(),
+              ) -> tuple[str, str, Iterator[Record]]:
     """The kind and ``Version`` of a feed file, and its records one by one.
 
-    Duplicate keys are found through ``first_key`` when given (the importer's staging table),
-    else with in-memory digests (~70 bytes per key).
+    Duplicate keys are found through ``new_keys`` when given (the importer's staging table),
+    except those of the tags in ``keyed_elsewhere`` (the importer checks them), else with
+    in-memory digests (~70 bytes per key).
+
+    A stream that can ``seek`` is read on the fast path (:func:`_fast`); any other is read,
+    and a file the fast path refuses is read again, on the precise one (:func:`_precise`),
+    which names the line and the reason.
 
     Raises :class:`FeedError` (on the first call or while iterating) for anything refused.
     """
+    if callable(getattr(stream, "seek", None)):
+        return _fast(stream, max_bytes, new_keys, keyed_elsewhere)
+    return _precise(stream, max_bytes, new_keys, keyed_elsewhere)
+
+
+def _iterparse(source: _Guarded, **options: Any) -> Any:
+    return etree.iterparse(
+        source, resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+        huge_tree=False, remove_comments=True, remove_pis=True, **options)
+
+
+def _fast(stream: IO[bytes], max_bytes: int, new_keys: NewKeys | None,
+          keyed_elsewhere: frozenset[str]) -> tuple[str, str, Iterator[Record]]:
+    """libxml2 validates the whole stream in C against the schema without its keys (keys held
+    in C memory grow with the file); only the top-level elements reach Python, and the keys
+    are checked against the staging table a batch at a time.
+    """
+    guarded = _Guarded(stream, max_bytes)
+    etree.clear_error_log()
+    events = _iterparse(guarded, events=("start", "end"), tag=_TOP_TAGS,
+                        schema=stream_schema())
+    try:
+        _event, root = next(events)
+    except etree.XMLSyntaxError as exc:
+        raise _precise_error(stream, max_bytes, exc) from None
+    except StopIteration:
+        raise _precise_error(stream, max_bytes, None) from None
+    kind = kind_of_root(root.tag)
+    version = root.get("Version")
+    docinfo = root.getroottree().docinfo
+    if kind is None or not version or docinfo.doctype or docinfo.internalDTD is not None:
+        raise _precise_error(stream, max_bytes, None)
+    return kind, version, _fast_records(events, root,
+                                        _Checker(kind, new_keys, keyed_elsewhere), stream,
+                                        max_bytes)
+
+
+def _fast_records(events: Iterator[tuple[str, etree._Element]], root: etree._Element,
+                  checker: _Checker, stream: IO[bytes], max_bytes: int) -> Iterator[Record]:
+    # libxml2 reports a validity error once the chunk it stands in is parsed: records from
+    # that chunk may already have been handed out. The caller asks :func:`first_error`
+    # about any error it meets, and the transaction is rolled back.
+    ended = False
+    try:
+        for event, element in events:
+            if event == "start":
+                continue
+            if element is root:
+                ended = True
+                continue  # read on: the parser reports the last chunk's errors after it
+            if element.getparent() is not root:
+                continue  # only in an invalid file: the parser is about to say so
+            record = _fast_record(element)
+            checker.key(record)  # the order of sections is the schema's
+            element.clear()
+            while element.getprevious() is not None:
+                del root[0]
+            yield record
+    except etree.XMLSyntaxError as exc:
+        raise _precise_error(stream, max_bytes, exc) from None
+    if not ended:
+        raise _precise_error(stream, max_bytes, None)
+    checker.done()
+
+
+_LOCAL: dict[str, str] = {}
+
+
+def _local(tag: str) -> str:
+    name = _LOCAL.get(tag)
+    if name is None:
+        name = tag[len(_NS):] if tag.startswith(_NS) else etree.QName(tag).localname
+        if len(_LOCAL) < 512:
+            _LOCAL[tag] = name
+    return name
+
+
+def _fast_record(element: etree._Element) -> Record:
+    """:func:`_record` for a valid element: leaves hold text only, no comment, no PI."""
+    local = _LOCAL
+    record = Record(local.get(element.tag) or _local(element.tag),
+                    _line(element))
+    values = record.values
+    for child in element:
+        name = local.get(child.tag) or _local(child.tag)
+        if name in _NESTED:
+            block: dict[str, list[str]] = {}
+            for leaf in child:
+                block.setdefault(local.get(leaf.tag) or _local(leaf.tag),
+                                 []).append((leaf.text or "").strip())
+            record.nested.setdefault(name, []).append(block)
+        else:
+            found = values.get(name)
+            text = (child.text or "").strip()
+            if found is None:
+                values[name] = [text]
+            else:
+                found.append(text)
+    return record
+
+
+def first_error(stream: IO[bytes], max_bytes: int = 2 << 30) -> FeedError | None:
+    """The first error of a file on the precise path (keys aside), None if it has none."""
+    stream.seek(0)
+    try:
+        _kind, _version, records = _precise(stream, max_bytes, lambda _keys: None)
+        for _ in records:
+            pass
+    except FeedError as exc:
+        return exc
+    return None
+
+
+def _precise_error(stream: IO[bytes], max_bytes: int,
+                   cause: etree.XMLSyntaxError | None) -> FeedError:
+    """Read the refused file again on the precise path, for its line and reason."""
+    found = first_error(stream, max_bytes)
+    if found is not None:
+        return found
+    message = _clean(str(cause.msg or cause)) if cause is not None else "fichier invalide"
+    return FeedError("feed.invalid", (cause.lineno or 0) if cause is not None else 0, message)
+
+
+def _precise(stream: IO[bytes], max_bytes: int, new_keys: NewKeys | None,
+             keyed_elsewhere: frozenset[str] = frozenset(),
+             ) -> tuple[str, str, Iterator[Record]]:
+    """Each top-level element validated on its own as it ends, so a refusal names its line."""
     guarded = _Guarded(stream, max_bytes)
     etree.clear_error_log()  # the log is per thread: an earlier document's errors must not show
     # No ``schema=`` here: libxml2's streaming validation keeps every key it checks in C
     # memory (measured: +69 MiB for 20,000 students against +25 MiB without). The root is
     # validated against the file schema below, each top-level element against the same
     # types as it ends, and order and keys by :class:`_Checker`: the same rules, flat memory.
-    events = etree.iterparse(
-        guarded, events=("start", "end"), resolve_entities=False,
-        no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False,
-        remove_comments=True, remove_pis=True,
-    )
+    events = _iterparse(guarded, events=("start", "end"))
     try:
         _event, root = next(events)
     except etree.XMLSyntaxError as exc:
@@ -228,7 +387,8 @@ def read_feed(stream: IO[bytes], *, max_bytes: int = 2 << 30,
     if not file_schema().validate(shell):
         error: Any = file_schema().error_log.last_error  # type: ignore[attr-defined]
         raise FeedError("feed.invalid", _line(root) or 1, _clean(str(error.message)))
-    return kind, version, _records(events, root, _Checker(kind, first_key), guarded)
+    return kind, version, _records(events, root, _Checker(kind, new_keys, keyed_elsewhere),
+                                   guarded)
 
 
 def _records(events: Iterator[tuple[str, etree._Element]], root: etree._Element,
@@ -243,6 +403,7 @@ def _records(events: Iterator[tuple[str, etree._Element]], root: etree._Element,
                 continue
             depth -= 1
             if element is root:
+                checker.done()
                 return
             if depth != 1:
                 continue

@@ -1,32 +1,52 @@
 """Per-file bookkeeping of a directory-feed import, kept in the database, not in memory.
 
-A file's keys (duplicate detection), the persons it names and the links it wants grow with
-the file: held in Python they made the import's memory grow by ~0.5 KB per person. They go to
-temporary tables of the import's own connection and transaction instead, so memory stays flat
-whatever the size, and a refused file (rolled back) leaves nothing behind either. The tables
-are emptied when a file starts and when it ends (a pooled connection keeps them).
+A file's keys (duplicate detection), the persons it names, the links it wants (MEFs,
+subjects, levels, memberships) and the groups it declares grow with the file: held in Python
+they made the import's memory grow with it. They go to temporary tables of the import's own
+connection and transaction instead, written in batches (one multi-row statement per
+``BATCH`` rows, not one round trip per element), so memory stays flat whatever the size and
+the diff against the directory is computed in SQL. A refused file (rolled back) leaves
+nothing behind either. The tables are emptied when a file starts and when it ends (a pooled
+connection keeps them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Integer, TextClause, column, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TextualSelect
 
-BATCH = 500
+BATCH = 1000
 _TABLES = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS feed_stage_keys "
     "(tag VARCHAR(32) NOT NULL, k TEXT NOT NULL, PRIMARY KEY (tag, k))",
     "CREATE TEMPORARY TABLE IF NOT EXISTS feed_stage_people "
     "(pk INTEGER NOT NULL PRIMARY KEY, in_file INTEGER NOT NULL)",
+    # Resolved links: (entity, person pk, target id) or (entity, person pk, uai, code).
     "CREATE TEMPORARY TABLE IF NOT EXISTS feed_stage_links "
-    "(entity VARCHAR(32) NOT NULL, pk INTEGER NOT NULL, target INTEGER NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS feed_stage_links_pk ON feed_stage_links (entity, pk)",
+    "(entity VARCHAR(32) NOT NULL, pk INTEGER NOT NULL, target INTEGER, "
+    "uai VARCHAR(45), code VARCHAR(255))",
+    "CREATE INDEX IF NOT EXISTS feed_stage_links_pk ON feed_stage_links (entity, pk, target)",
+    # Links as the file names them (a person's id, not yet a pk), with their line for errors.
+    "CREATE TEMPORARY TABLE IF NOT EXISTS feed_stage_raw "
+    "(entity VARCHAR(32) NOT NULL, uai VARCHAR(45) NOT NULL, person_id VARCHAR(64) NOT NULL, "
+    "code VARCHAR(255), target INTEGER, line INTEGER NOT NULL)",
+    "CREATE TEMPORARY TABLE IF NOT EXISTS feed_stage_groups "
+    "(id INTEGER NOT NULL PRIMARY KEY, uai VARCHAR(45) NOT NULL, code VARCHAR(255) NOT NULL)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS feed_stage_groups_key ON feed_stage_groups (uai, code)",
+    "CREATE TEMPORARY TABLE IF NOT EXISTS feed_stage_uais (uai VARCHAR(45) NOT NULL PRIMARY KEY)",
 )
-_NAMES = ("feed_stage_keys", "feed_stage_people", "feed_stage_links")
+_NAMES = ("feed_stage_keys", "feed_stage_people", "feed_stage_links", "feed_stage_raw",
+          "feed_stage_groups", "feed_stage_uais")
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "feed_stage_people": ("pk", "in_file"),
+    "feed_stage_links": ("entity", "pk", "target", "uai", "code"),
+    "feed_stage_raw": ("entity", "uai", "person_id", "code", "target", "line"),
+    "feed_stage_groups": ("id", "uai", "code"),
+    "feed_stage_uais": ("uai",),
+}
 
 
 def staged(*, in_file: bool = False) -> TextualSelect:
@@ -42,64 +62,73 @@ class Stage:
     def __init__(self, session: Session) -> None:
         self.session = session
         connection = session.connection()
+        self.postgres = connection.dialect.name == "postgresql"
         for statement in _TABLES:
             connection.exec_driver_sql(statement)
         self.clear()
         dbapi: Any = connection.connection.dbapi_connection
         self.cursor: Any = dbapi.cursor()
-        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-        self._first = (f"INSERT INTO feed_stage_keys (tag, k) VALUES ({mark}, {mark}) "  # noqa: S608
-                       "ON CONFLICT DO NOTHING")
-        self._people: list[tuple[int, int]] = []
-        self._links: list[dict[str, Any]] = []
+        self.mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        self._rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _COLUMNS}
 
     def clear(self) -> None:
         connection = self.session.connection()
         for name in _NAMES:
             connection.exec_driver_sql(f"DELETE FROM {name}")  # noqa: S608 - constant names
 
-    def first_key(self, tag: str, key: str) -> bool:
-        """Record a key of ``tag``; False when the file already had it (one round trip)."""
-        self.cursor.execute(self._first, (tag, key))
-        return bool(self.cursor.rowcount == 1)
+    def _insert(self, table: str, rows: list[tuple[Any, ...]], *, suffix: str = "") -> Any:
+        """One multi-row INSERT (the driver's executemany is one round trip per row)."""
+        names = _COLUMNS.get(table, ("tag", "k"))
+        one = "(" + ", ".join([self.mark] * len(names)) + ")"
+        sql = (f"INSERT INTO {table} ({', '.join(names)}) VALUES "  # noqa: S608 - constants
+               + ", ".join([one] * len(rows)) + suffix)
+        self.cursor.execute(sql, [value for row in rows for value in row])
+        return self.cursor
 
-    def add_person(self, pk: int) -> None:
-        self._people.append((pk, 1))
-        if len(self._people) >= BATCH:
-            self.flush()
+    def new_keys(self, keys: list[tuple[str, str]]) -> int | None:
+        """Record keys (tag, key); the index of the first one the file already had, else None."""
+        first: int | None = None
+        unique: dict[tuple[str, str], int] = {}
+        for index, key in enumerate(keys):
+            if key in unique:
+                first = index if first is None else min(first, index)
+            else:
+                unique[key] = index
+        for start in range(0, len(unique), BATCH):
+            chunk = list(unique)[start:start + BATCH]
+            cursor = self._insert("feed_stage_keys", chunk,
+                                  suffix=" ON CONFLICT DO NOTHING RETURNING tag, k")
+            inserted = {(str(tag), str(k)) for tag, k in cursor.fetchall()}
+            for key in chunk:
+                if key not in inserted:
+                    first = unique[key] if first is None else min(first, unique[key])
+        return first
 
-    def add_link(self, entity: str, pk: int, target: int) -> None:
-        self._links.append({"entity": entity, "pk": pk, "target": target})
-        if len(self._links) >= BATCH:
-            self.flush()
+    def add(self, table: str, row: tuple[Any, ...]) -> None:
+        rows = self._rows[table]
+        rows.append(row)
+        if len(rows) >= BATCH:
+            self._insert(table, rows)
+            rows.clear()
+
+    def add_person(self, pk: int, in_file: int = 1) -> None:
+        self.add("feed_stage_people", (pk, in_file))
 
     def flush(self) -> None:
-        if self._people:
-            self.session.execute(text("INSERT INTO feed_stage_people (pk, in_file) "
-                                      "VALUES (:pk, :in_file) ON CONFLICT DO NOTHING"),
-                                 [{"pk": pk, "in_file": f} for pk, f in self._people])
-            self._people = []
-        if self._links:
-            self.session.execute(text("INSERT INTO feed_stage_links (entity, pk, target) "
-                                      "VALUES (:entity, :pk, :target)"), self._links)
-            self._links = []
+        for table, rows in self._rows.items():
+            if rows:
+                self._insert(table, rows)
+                rows.clear()
 
-    def people(self, size: int) -> Iterator[list[tuple[int, bool]]]:
-        """Staged persons by increasing pk, ``size`` at a time: (pk, named by the file)."""
+    def analyze(self) -> None:
+        """PostgreSQL never analyses temporary tables by itself: plans need their sizes."""
         self.flush()
-        last = -1
-        while True:
-            rows = [(int(pk), bool(in_file)) for pk, in_file in self.session.execute(
-                text("SELECT pk, in_file FROM feed_stage_people WHERE pk > :last "
-                     "ORDER BY pk LIMIT :size"), {"last": last, "size": size})]
-            if not rows:
-                return
-            yield rows
-            last = rows[-1][0]
+        if self.postgres:
+            for name in _NAMES:
+                self.session.connection().exec_driver_sql(f"ANALYZE {name}")
 
-    def links(self, entity: str, low: int, high: int) -> set[tuple[int, int]]:
-        """The file's links of ``entity`` for persons whose pk is in [low, high]."""
+    def run(self, sql: str, **params: Any) -> int:
+        """One set-based statement over the staged rows; the number of rows it touched."""
         self.flush()
-        return {(int(pk), int(target)) for pk, target in self.session.execute(
-            text("SELECT pk, target FROM feed_stage_links WHERE entity = :entity "
-                 "AND pk BETWEEN :low AND :high"), {"entity": entity, "low": low, "high": high})}
+        result: Any = self.session.execute(text(sql), params)
+        return int(result.rowcount or 0)

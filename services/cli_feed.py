@@ -6,7 +6,6 @@ refused file stops the command with its line and reason (exit code 1) and writes
 
 from __future__ import annotations
 
-import tarfile
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -14,21 +13,19 @@ from typing import Annotated
 import typer
 
 
-def _expand(paths: list[Path], work: Path) -> list[Path]:
-    """Plain files as given; a ``.tar.gz`` export unpacked (XML members only, no paths)."""
+def _expand(paths: list[Path], work: Path, *, require_md5: bool = False) -> list[Path]:
+    """Plain files as given; a ``.tar.gz`` export checked against its ``.md5`` and unpacked.
+
+    Every archive is checked before anything is imported: a bad one stops the command.
+    """
+    from services.feed.archive import is_archive, unpack, verify
     from services.feed.names import import_order
 
     files: list[Path] = []
     for path in paths:
-        if path.name.endswith((".tar.gz", ".tgz")):
-            with tarfile.open(path, "r:gz") as archive:
-                for member in archive.getmembers():
-                    name = Path(member.name).name
-                    if member.isfile() and name.endswith(".xml"):
-                        source = archive.extractfile(member)
-                        if source is not None:
-                            (work / name).write_bytes(source.read())
-                            files.append(work / name)
+        if is_archive(path):
+            verify(path, required=require_md5)
+            files.extend(unpack(path, work))
         else:
             files.append(path)
     return sorted(files, key=lambda p: import_order(p.name))
@@ -44,6 +41,9 @@ def register(app: typer.Typer) -> None:
             help="idENT si les noms de fichiers ne suivent pas la convention du GAR.")] = None,
         strict: Annotated[bool, typer.Option(
             help="Refuser les UAI à lettre de contrôle fausse (sinon : avertir).")] = False,
+        require_md5: Annotated[bool, typer.Option(
+            "--require-md5",
+            help="Refuser une archive .tar.gz sans fichier .md5 à côté.")] = False,
     ) -> None:
         """Importe des fichiers de l'annuaire (GAR-ENT-Etab, -Eleve, -Enseignant, -Groupe…)."""
         from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
@@ -51,10 +51,14 @@ def register(app: typer.Typer) -> None:
         from broker.db import make_engine, migrate, session_factory
         from broker.feed import FeedError, import_file
         from services.cli import _expected_errors, _fail, _settings
+        from services.feed.archive import ArchiveError
 
         with _expected_errors(), tempfile.TemporaryDirectory() as work:
             settings = _settings(ctx)
-            files = _expand(paths, Path(work))
+            try:
+                files = _expand(paths, Path(work), require_md5=require_md5)
+            except ArchiveError as exc:
+                _fail(str(exc))
             engine = make_engine(settings.sqlalchemy_url)
             migrate(engine)
             sessions = session_factory(engine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tarfile
 from pathlib import Path
 
@@ -85,3 +86,62 @@ def test_seed_at_national_size_is_deterministic(tmp_path: Path) -> None:
     contents = [sorted(p.read_bytes() for p in (d / "feed").iterdir())
                 for d in (tmp_path / "a", tmp_path / "b")]
     assert contents[0] == contents[1]
+
+
+def _export(data_dir: Path, folder: Path, *, md5: str | None) -> Path:
+    """The seeded files packed as an ENT exporter does, with ``md5`` written beside it."""
+    archive = folder / "ENT-TESTBED_GAR-ENT_Complet_20260901_080000.tar.gz"
+    with tarfile.open(archive, "w:gz") as packed:
+        for path in sorted((data_dir / "feed").iterdir()):
+            packed.add(path, arcname=path.name)
+    if md5 is not None:
+        (folder / f"{archive.name}.md5").write_text(md5)
+    return archive
+
+
+def test_an_export_whose_md5_matches_is_imported(data_dir: Path, tmp_path: Path) -> None:
+    archive = _export(data_dir, tmp_path, md5="")
+    digest = hashlib.md5(archive.read_bytes(), usedforsecurity=False).hexdigest()
+    (tmp_path / f"{archive.name}.md5").write_text(f"{digest}  {archive.name}\n")
+    result = run(data_dir, "import", "--require-md5", str(archive))
+    assert result.exit_code == 0, result.output
+    assert "Import terminé : 5 fichiers" in result.output
+
+
+def test_an_export_whose_md5_differs_is_refused_whole(data_dir: Path, tmp_path: Path) -> None:
+    archive = _export(data_dir, tmp_path, md5="0" * 32 + "\n")
+    result = run(data_dir, "import", str(archive))
+    assert result.exit_code == 1
+    assert "somme MD5 différente" in result.output and "rien n'a été importé" in result.output
+    assert "Import terminé" not in result.output and "(Etab)" not in result.output
+
+
+def test_a_truncated_export_is_refused_by_its_md5(data_dir: Path, tmp_path: Path) -> None:
+    archive = _export(data_dir, tmp_path, md5=None)
+    digest = hashlib.md5(archive.read_bytes(), usedforsecurity=False).hexdigest()
+    (tmp_path / f"{archive.name}.md5").write_text(digest)
+    archive.write_bytes(archive.read_bytes()[:-100])
+    result = run(data_dir, "import", str(archive))
+    assert result.exit_code == 1 and "somme MD5 différente" in result.output
+
+
+def test_an_md5_file_without_a_digest_is_refused(data_dir: Path, tmp_path: Path) -> None:
+    archive = _export(data_dir, tmp_path, md5="pas une somme\n")
+    result = run(data_dir, "import", str(archive))
+    assert result.exit_code == 1 and "ne contient pas de somme MD5" in result.output
+
+
+def test_an_export_without_md5_is_refused_when_one_is_required(data_dir: Path,
+                                                                tmp_path: Path) -> None:
+    archive = _export(data_dir, tmp_path, md5=None)
+    refused = run(data_dir, "import", "--require-md5", str(archive))
+    assert refused.exit_code == 1 and "pas de fichier .md5" in refused.output
+    accepted = run(data_dir, "import", str(archive))
+    assert accepted.exit_code == 0, accepted.output
+
+
+def test_a_corrupt_archive_is_refused_with_a_message(data_dir: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "export.tar.gz"
+    archive.write_bytes(b"\x1f\x8b pas une archive")
+    result = run(data_dir, "import", str(archive))
+    assert result.exit_code == 1 and "archive illisible" in result.output

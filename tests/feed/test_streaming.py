@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from io import BytesIO
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -14,18 +15,20 @@ from tests.feed.conftest import feed_files
 
 def test_each_element_is_freed_before_the_next_is_read(academy: Dataset) -> None:
     seen: list[bool] = []
-    original = feed_parse._record
 
-    def spying(element: etree._Element) -> feed_parse.Record:
-        # Of what was read before, only the last element remains, emptied (the parser may
-        # have read a little ahead: following siblings do not count).
-        previous = element.getprevious()
-        seen.append(previous is None or (len(previous) == 0
-                                         and previous.getprevious() is None))
-        return original(element)
+    def spy(original: Any) -> Any:
+        def spying(element: etree._Element) -> feed_parse.Record:
+            # Of what was read before, only the last element remains, emptied (the parser
+            # may have read a little ahead: following siblings do not count).
+            previous = element.getprevious()
+            seen.append(previous is None or (len(previous) == 0
+                                             and previous.getprevious() is None))
+            return original(element)  # type: ignore[no-any-return]
+        return spying
 
     patch = pytest.MonkeyPatch()
-    patch.setattr(feed_parse, "_record", spying)
+    patch.setattr(feed_parse, "_record", spy(feed_parse._record))  # precise path
+    patch.setattr(feed_parse, "_fast_record", spy(feed_parse._fast_record))  # fast path
     try:
         _kind, _version, records = feed_parse.read_feed(BytesIO(feed_files(academy)["Eleve"]))
         count = sum(1 for _ in records)
