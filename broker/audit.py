@@ -28,6 +28,7 @@ from broker.models import AuditHead, AuditRecord
 
 GENESIS = "0" * 64
 _HEAD_ID = 1
+HEAD_ID = _HEAD_ID
 
 
 def canonical_json(value: Any) -> bytes:
@@ -86,6 +87,11 @@ def _lock_head(session: Session) -> AuditHead:
     return head
 
 
+def lock_head(session: Session) -> AuditHead:
+    """Take the chain's append lock (retention purges take it too) and return the head."""
+    return _lock_head(session)
+
+
 def record(
     session: Session,
     *,
@@ -138,8 +144,14 @@ def record(
     return entry
 
 
-def verify_chain(session: Session) -> int | None:
-    """The id of the first record that breaks the chain, or None when it holds.
+#: Why a chain breaks at a record (stable codes, see :func:`first_break`).
+ALTERED = "audit.record_altered"  # its fields no longer give its hash: edited
+UNLINKED = "audit.link_broken"  # its predecessor is not the one it names: inserted or deleted
+TAIL_MISSING = "audit.tail_missing"  # the newest records the head remembers are gone
+
+
+def first_break(session: Session) -> tuple[int, str] | None:
+    """The first record that breaks the chain and why (a code above), or None when it holds.
 
     A missing tail (the newest records deleted) is reported as the id the head remembers.
     """
@@ -149,12 +161,20 @@ def verify_chain(session: Session) -> int | None:
         select(AuditRecord).order_by(AuditRecord.id).execution_options(populate_existing=True,
                                                                        yield_per=500)
     ):
-        if entry.prev_hash != expected or record_hash(entry) != entry.hash:
-            return entry.id
+        if record_hash(entry) != entry.hash:
+            return entry.id, ALTERED
+        if entry.prev_hash != expected:
+            return entry.id, UNLINKED
         expected = entry.hash
     if head is not None and head.last_hash != expected:
-        return head.last_id if head.last_id is not None else 0
+        return (head.last_id if head.last_id is not None else 0), TAIL_MISSING
     return None
+
+
+def verify_chain(session: Session) -> int | None:
+    """The id of the first record that breaks the chain, or None when it holds."""
+    broken = first_break(session)
+    return None if broken is None else broken[0]
 
 
 def purge(session: Session, before: datetime) -> int:

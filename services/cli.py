@@ -28,6 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from pydantic import ValidationError
 
+from services.cli_audit import register as register_audit
 from services.cli_clients import client_app
 from services.cli_feed import register as register_feed
 from services.settings import Settings
@@ -55,6 +56,7 @@ trust_app = typer.Typer(
 app.add_typer(trust_app, name="trust")
 app.add_typer(client_app, name="client")
 register_feed(app)
+register_audit(app)
 
 
 class CliError(Exception):
