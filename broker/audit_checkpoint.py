@@ -100,13 +100,12 @@ def purge(session: Session, before: datetime, keypair: KeyPair, *, now: datetime
     if before.tzinfo is None or now.tzinfo is None:
         raise ValueError("purge times must be timezone-aware")
     anchor_before = audit.lock_head(session).anchor_hash
-    first_kept = session.scalar(
-        select(func.min(AuditRecord.id)).where(AuditRecord.at >= before)
-    )
-    doomed = select(func.min(AuditRecord.id), func.max(AuditRecord.id), func.count())
-    if first_kept is not None:
-        doomed = doomed.where(AuditRecord.id < first_kept)
-    first_id, last_id, count = session.execute(doomed).one()
+    first_kept = audit.first_kept_id(session, before)
+    if first_kept is None:
+        return Purged(0, None)
+    first_id, last_id, count = session.execute(
+        select(func.min(AuditRecord.id), func.max(AuditRecord.id), func.count())
+        .where(AuditRecord.id < first_kept)).one()
     if not count:
         return Purged(0, None)
     deleted = audit.purge(session, before)
@@ -168,6 +167,8 @@ EXPLANATIONS = {
     audit.UNLINKED: "la chaîne est rompue à l'enregistrement n° {id} : un enregistrement a été "
                     "inséré ou supprimé juste avant lui",
     audit.TAIL_MISSING: "les derniers enregistrements (jusqu'au n° {id}) ont été supprimés",
+    audit.INSERTED: "l'enregistrement n° {id} a été inséré hors du GAR (après le dernier "
+                    "enregistrement connu de la tête de chaîne)",
     FORGED: "le point de contrôle de purge couvrant jusqu'au n° {id} n'est pas signé par la "
             "clé du GAR",
     GAP: "les points de contrôle de purge ne se suivent pas (autour du n° {id})",
