@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from broker.models import ApiClientRecord
 from services.web import ApiProblem
 
-KINDS = ("distributor", "ent")
+KINDS = ("distributor", "ent", "auditor")  # auditor: reads the audit trail (issue 5)
 DISTRIBUTOR_ID = re.compile(r"[0-9]{9}_[0-9]{16}")
 CERT_HEADER = "x-ssl-client-cert"
 MAX_CERT_HEADER = 16 * 1024

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from broker import (
+    audit_web,
     console,
     deliver,
     endpoints,
@@ -88,6 +89,8 @@ def create_app(
     app.include_router(mediacentre_api.router)  # list API, diffusables, page, §2
     app.include_router(subscriptions_ws.router)  # distributors' web service, §3
     app.include_router(console.router)  # assignment console, behind SSO through the broker
+    app.include_router(audit_web.router)  # audit trail, reports, statistics (issue 5)
+    app.include_router(audit_web.console_door)  # /console/audit: officers into the audit pages
 
     idp_md, sp_md = idp_metadata_xml(settings), sp_metadata_xml(settings)
 

@@ -20,7 +20,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from broker.domain import Grant, Refusal, Release
@@ -28,6 +28,7 @@ from broker.models import AuditHead, AuditRecord
 
 GENESIS = "0" * 64
 _HEAD_ID = 1
+HEAD_ID = _HEAD_ID
 
 
 def canonical_json(value: Any) -> bytes:
@@ -86,6 +87,11 @@ def _lock_head(session: Session) -> AuditHead:
     return head
 
 
+def lock_head(session: Session) -> AuditHead:
+    """Take the chain's append lock (retention purges take it too) and return the head."""
+    return _lock_head(session)
+
+
 def record(
     session: Session,
     *,
@@ -138,8 +144,15 @@ def record(
     return entry
 
 
-def verify_chain(session: Session) -> int | None:
-    """The id of the first record that breaks the chain, or None when it holds.
+#: Why a chain breaks at a record (stable codes, see :func:`first_break`).
+ALTERED = "audit.record_altered"  # its fields no longer give its hash: edited
+UNLINKED = "audit.link_broken"  # its predecessor is not the one it names: inserted or deleted
+TAIL_MISSING = "audit.tail_missing"  # the newest records the head remembers are gone
+INSERTED = "audit.record_inserted"  # a record after the newest one the head remembers
+
+
+def first_break(session: Session) -> tuple[int, str] | None:
+    """The first record that breaks the chain and why (a code above), or None when it holds.
 
     A missing tail (the newest records deleted) is reported as the id the head remembers.
     """
@@ -149,12 +162,33 @@ def verify_chain(session: Session) -> int | None:
         select(AuditRecord).order_by(AuditRecord.id).execution_options(populate_existing=True,
                                                                        yield_per=500)
     ):
-        if entry.prev_hash != expected or record_hash(entry) != entry.hash:
-            return entry.id
+        if record_hash(entry) != entry.hash:
+            return entry.id, ALTERED
+        if entry.prev_hash != expected:
+            return entry.id, UNLINKED
+        if head is not None and entry.prev_hash == head.last_hash and head.last_id is not None \
+                and entry.id > head.last_id:
+            return entry.id, INSERTED  # chained on correctly, but never appended under the lock
         expected = entry.hash
     if head is not None and head.last_hash != expected:
-        return head.last_id if head.last_id is not None else 0
+        return (head.last_id if head.last_id is not None else 0), TAIL_MISSING
     return None
+
+
+def verify_chain(session: Session) -> int | None:
+    """The id of the first record that breaks the chain, or None when it holds."""
+    broken = first_break(session)
+    return None if broken is None else broken[0]
+
+
+def first_kept_id(session: Session, before: datetime) -> int | None:
+    """The oldest record a purge at ``before`` keeps; None only when there is no record.
+
+    The newest record is always kept, however old: SQLite reuses the ids of an emptied table,
+    and a purged id coming back would make the purge checkpoints' id ranges ambiguous.
+    """
+    found = session.scalar(select(func.min(AuditRecord.id)).where(AuditRecord.at >= before))
+    return found if found is not None else session.scalar(select(func.max(AuditRecord.id)))
 
 
 def purge(session: Session, before: datetime) -> int:
@@ -165,16 +199,15 @@ def purge(session: Session, before: datetime) -> int:
     """
     if before.tzinfo is None:
         raise ValueError("purge cut-off must be timezone-aware")
-    head = _lock_head(session)
-    first_kept = session.scalars(
-        select(AuditRecord).where(AuditRecord.at >= before).order_by(AuditRecord.id).limit(1)
-    ).first()
-    query = delete(AuditRecord)
-    if first_kept is not None:
-        query = query.where(AuditRecord.id < first_kept.id)
-        head.anchor_hash = first_kept.prev_hash
-    else:
-        head.anchor_hash = head.last_hash
-    result = session.execute(query.execution_options(synchronize_session=False))
+    _lock_head(session)
+    kept_id = first_kept_id(session, before)
+    first_kept = session.get(AuditRecord, kept_id) if kept_id is not None else None
+    if first_kept is None:
+        return 0
+    head = session.get(AuditHead, _HEAD_ID)
+    assert head is not None
+    head.anchor_hash = first_kept.prev_hash
+    result = session.execute(delete(AuditRecord).where(AuditRecord.id < first_kept.id)
+                             .execution_options(synchronize_session=False))
     session.flush()
     return int(getattr(result, "rowcount", 0) or 0)

@@ -507,3 +507,48 @@ class FeedImport(Base):
     counts: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
+
+# --- audit trail: retention checkpoints and reviewers' sessions (issue 5) --------------------
+
+
+class AuditCheckpoint(Base):
+    """What one retention purge removed, signed with the broker's key.
+
+    ``from_hash`` is the anchor before the purge, ``to_hash`` the hash of the last record
+    purged (the new anchor): checkpoints chain from the genesis value to the head's
+    ``anchor_hash``, so a deleted prefix is accounted for only by a checkpoint the broker's
+    key signed. ``signature`` is base64 RSASSA-PKCS1-v1_5/SHA-256 over the canonical JSON of
+    every other field but ``id``.
+    """
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cutoff: Mapped[datetime] = mapped_column(UTCDateTime())
+    count: Mapped[int] = mapped_column(Integer)
+    first_id: Mapped[int] = mapped_column(Integer)
+    last_id: Mapped[int] = mapped_column(Integer)
+    from_hash: Mapped[str] = mapped_column(String(64))
+    to_hash: Mapped[str] = mapped_column(String(64))
+    key_sha256: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(Text)
+
+
+class AuditSession(Base):
+    """A reviewer signed in to the audit pages: an auditor or provider client, or an officer.
+
+    Exactly one of ``client_id`` and ``person_pk`` is set; what they may see is re-read from
+    the client or the directory on every request. Only the cookie token's SHA-256 is kept.
+    """
+
+    __tablename__ = "audit_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_clients.id", ondelete="CASCADE"), index=True)
+    person_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -28,6 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from pydantic import ValidationError
 
+from services.cli_audit import register as register_audit
 from services.cli_clients import client_app
 from services.cli_conformance import register as register_conformance
 from services.cli_feed import register as register_feed
@@ -59,6 +60,7 @@ app.add_typer(client_app, name="client")
 app.add_typer(resource_app, name="resource")
 register_feed(app)
 register_conformance(app)
+register_audit(app)
 
 
 class CliError(Exception):

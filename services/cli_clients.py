@@ -30,6 +30,7 @@ client_app = typer.Typer(
 class Kind(StrEnum):
     distributor = "distributor"
     ent = "ent"
+    auditor = "auditor"  # reads the whole audit trail, its reports and statistics (issue 5)
 
 
 @contextmanager
@@ -50,7 +51,7 @@ def _session(settings: Settings) -> Iterator[Session]:
 @client_app.command("add")
 def add(
     ctx: typer.Context,
-    kind: Annotated[Kind, typer.Option("--kind", help="distributor ou ent.")],
+    kind: Annotated[Kind, typer.Option("--kind", help="distributor, ent ou auditor.")],
     ident: Annotated[
         str,
         typer.Option(

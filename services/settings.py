@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     # Trust the client certificate a TLS-terminating proxy forwards in X-SSL-Client-Cert
     # (nginx's $ssl_client_escaped_cert). Only behind such a proxy: anyone can send the header.
     api_trust_proxy_cert_header: bool = False
+    # Audit records older than this are removed by `gar-testbed audit purge` (issue 5).
+    audit_retention_days: int = Field(default=365, ge=1, le=3650)
 
     @property
     def broker_base(self) -> str:
