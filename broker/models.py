@@ -487,3 +487,9 @@ class FeedImport(Base):
     records: Mapped[int] = mapped_column(Integer)
     counts: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+# --- scale (issue 7) -------------------------------------------------------------------------
+
+# The mediacentre list reads the automatically delivered resources on every call (migration 0013).
+Index("ix_resources_delivery", Resource.delivery)

@@ -12,6 +12,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -77,7 +78,21 @@ def consume(session: Session, state_id: str, now: datetime) -> bool:
 def remember_assertion(
     session: Session, issuer: str, assertion_id: str, expires_at: datetime
 ) -> bool:
-    """Record a consumed assertion; False when it was seen before (a replay)."""
+    """Record a consumed assertion; False when it was seen before (a replay).
+
+    On PostgreSQL and SQLite one ``INSERT … ON CONFLICT DO NOTHING`` (one round trip instead
+    of SAVEPOINT, INSERT, RELEASE): a concurrent insert of the same id waits for the other
+    transaction and then inserts nothing, so exactly one of them sees a row count of 1.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        module = postgresql if dialect == "postgresql" else sqlite
+        result = session.execute(
+            module.insert(ConsumedAssertion)
+            .values(issuer=issuer, assertion_id=assertion_id, expires_at=expires_at)
+            .on_conflict_do_nothing(index_elements=["issuer", "assertion_id"])
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
     try:
         with session.begin_nested():
             session.add(
