@@ -34,8 +34,16 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-from benchlib import ROOT, children, cpu_seconds, free_port, machine, percentile, summary_ms, \
-    wait_http
+from benchlib import (
+    ROOT,
+    children,
+    cpu_seconds,
+    free_port,
+    machine,
+    percentile,
+    summary_ms,
+    wait_http,
+)
 
 DEFAULT_POSTGRES = "postgresql+psycopg://gar:gar@127.0.0.1:5432/gar_bench"
 
@@ -64,8 +72,7 @@ def drive(plan: Plan) -> Outcome:
     """Run in a driver process: ``plan.threads`` clients until the deadline."""
     os.environ.update(plan.env)
     import httpx
-
-    from sso_driver import FLOWS, Peers, Subject
+    from sso_driver import FLOWS, Subject
 
     peers = _peers()
     flow = FLOWS[plan.protocol]
@@ -111,12 +118,14 @@ def drive(plan: Plan) -> Outcome:
 
 
 def _peers() -> object:
+    from sso_driver import Peers
+
     from idp_mock.app import entity_id as idp_entity_id
-    from provider_mock.app import acs_url, entity_id as sp_entity_id
+    from provider_mock.app import acs_url
+    from provider_mock.app import entity_id as sp_entity_id
     from services.dataset import ENT_ID
     from services.keys import load_or_create
     from services.settings import Settings
-    from sso_driver import Peers
 
     settings = Settings()
     return Peers(

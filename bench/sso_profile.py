@@ -1,15 +1,18 @@
-"""Where the time of an SSO flow goes: database round trips per flow, and a profile.
+"""Where the time of an SSO flow goes: database round trips per flow, and profiles.
 
-Runs the broker in this process (the same ``create_app`` uvicorn serves, behind Starlette's
-test client) and drives it with the load driver's flow functions (:mod:`sso_driver`), so
-the broker's code path is the benchmark's. Two things are measured:
+Round trips: runs the broker in this process (the same ``create_app`` uvicorn serves, behind
+Starlette's test client), drives it with the load driver's flow functions
+(:mod:`sso_driver`), and counts with SQLAlchemy event listeners on every engine each
+statement sent, each COMMIT / ROLLBACK and each connection checkout (a liveness ping on
+PostgreSQL, where the engine has ``pool_pre_ping``); ``--show`` lists one flow's statements.
 
-- database round trips per flow, counted by SQLAlchemy event listeners on every engine:
-  each statement sent, each COMMIT / ROLLBACK, and each connection checkout (a liveness ping
-  when the engine has ``pool_pre_ping``); one flow's statements are listed;
-- a pyinstrument profile of ``--flows`` flows (``--profile``), printed as a call tree.
+Profiles: ``sso_flows.py --py-spy FILE`` samples the real uvicorn workers under load (only
+threads holding the GIL: where the CPU goes); ``--stacks FILE`` summarises those samples by
+function, inclusive and self. (An in-process profiler would miss the worker threads the
+endpoints run in.)
 
-    python bench/sso_profile.py [--store postgres] [--flows 300] [--profile]
+    python bench/sso_profile.py [--store postgres] [--flows 300] [--show]
+    python bench/sso_profile.py --stacks /tmp/broker.stacks
 """
 
 from __future__ import annotations
@@ -101,7 +104,6 @@ def main() -> None:
     parser.add_argument("--establishments", type=int, default=4)
     parser.add_argument("--students", type=int, default=100)
     parser.add_argument("--flows", type=int, default=300)
-    parser.add_argument("--profile", action="store_true", help="pyinstrument call tree")
     parser.add_argument("--show", action="store_true", help="list one flow's statements")
     args = parser.parse_args()
     if args.stacks:
@@ -133,12 +135,12 @@ def main() -> None:
 
 
 def _measure(args: argparse.Namespace, prepare: Any) -> None:
+    from sso_driver import FLOWS, Subject
+    from sso_flows import _peers, subjects_of
     from starlette.testclient import TestClient
 
     from broker.app import create_app
     from services.settings import Settings
-    from sso_driver import FLOWS, Subject
-    from sso_flows import _peers, subjects_of
 
     settings = Settings()
     prepare(settings, establishments=args.establishments,
@@ -166,27 +168,17 @@ def _measure(args: argparse.Namespace, prepare: Any) -> None:
             for line in trips.statements:
                 print(f"  {line}")
         trips.counts.clear()
-        profiler = None
-        if args.profile:
-            from pyinstrument import Profiler
-
-            profiler = Profiler(interval=0.0005)
-            profiler.start()
         started, cpu = time.perf_counter(), time.process_time()
         failed = 0
         for _ in range(args.flows):
             failed += not flow(client, peers, rng.choice(subjects)).ok  # type: ignore[arg-type]
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-        if profiler is not None:
-            profiler.stop()
     per_flow = {kind: count / args.flows for kind, count in sorted(trips.counts.items())}
     total = sum(per_flow.values())
     print(f"round trips per flow: {total:.1f} "
           f"({', '.join(f'{k} {v:.1f}' for k, v in per_flow.items())})")
     print(f"in-process cost (broker + driver + test client): {cpu / args.flows * 1e3:.1f} ms CPU,"
           f" {wall / args.flows * 1e3:.1f} ms wall per flow; {failed} failed")
-    if profiler is not None:
-        print(profiler.output_text(unicode=True, color=False, show_all=False))
 
 
 if __name__ == "__main__":

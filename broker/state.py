@@ -80,9 +80,9 @@ def remember_assertion(
 ) -> bool:
     """Record a consumed assertion; False when it was seen before (a replay).
 
-    On PostgreSQL and SQLite one ``INSERT … ON CONFLICT DO NOTHING`` (one round trip instead
-    of SAVEPOINT, INSERT, RELEASE): a concurrent insert of the same id waits for the other
-    transaction and then inserts nothing, so exactly one of them sees a row count of 1.
+    On PostgreSQL and SQLite one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (one round trip
+    instead of SAVEPOINT, INSERT, RELEASE): a concurrent insert of the same id waits for the
+    other transaction and then inserts nothing, so exactly one of them gets a row back.
     """
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
@@ -91,8 +91,9 @@ def remember_assertion(
             module.insert(ConsumedAssertion)
             .values(issuer=issuer, assertion_id=assertion_id, expires_at=expires_at)
             .on_conflict_do_nothing(index_elements=["issuer", "assertion_id"])
+            .returning(ConsumedAssertion.id)  # rowcount is not reliable here on psycopg
         )
-        return bool(getattr(result, "rowcount", 0) == 1)
+        return result.first() is not None
     try:
         with session.begin_nested():
             session.add(
