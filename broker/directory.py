@@ -71,9 +71,12 @@ def find_person(session: Session, auth: Authentication) -> PersonView | None:
     ent_id = _single(attributes.get("idEnt"))
     person_id = _single(attributes.get("GARPersonIdentifiant"))
     if ent_id is not None and person_id is not None:
-        pk = session.scalar(
-            select(Person.id).where(Person.person_id == person_id, Person.ent_id == ent_id))
-        return None if pk is None else load_person(session, pk)
+        # The row itself, held while load_person runs: its session.get is then answered
+        # from the identity map instead of a second SELECT.
+        person = session.scalars(
+            select(Person).where(Person.person_id == person_id, Person.ent_id == ent_id)
+        ).first()
+        return None if person is None else load_person(session, person.id)
     refs = attributes.get("FrEduCtRefId")
     if refs is None or isinstance(refs, str):
         return None

@@ -552,3 +552,7 @@ class AuditSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+# --- scale (issue 7) -------------------------------------------------------------------------
+
+# The mediacentre list reads the automatically delivered resources on every call (migration 0013).
+Index("ix_resources_delivery", Resource.delivery)

@@ -53,11 +53,19 @@ def for_relay_state(session: Session, provider_entity_id: str, relay_state: str 
         or not relay_state.isprintable()
     ):
         raise FlowError("sso.relay_state_invalid", relay_state[:100])
-    candidates = session.scalars(
+    of_provider = (
         select(Resource)
         .join(Provider, Provider.id == Resource.provider_id)
         .where(Provider.entity_id == provider_entity_id)
-    ).all()
+    )
+    # The usual RelayState is exactly the access URL: one row, not the provider's catalogue.
+    # An exact match is the longest base the RelayState lies within, as the scan would pick.
+    exact = session.scalars(
+        of_provider.where(Resource.access_url == relay_state).order_by(Resource.id).limit(1)
+    ).first()
+    if exact is not None:
+        return exact
+    candidates = session.scalars(of_provider).all()
     for resource in sorted(candidates, key=lambda r: len(r.access_url), reverse=True):
         if _within(relay_state, resource.access_url):
             return resource

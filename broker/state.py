@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -84,7 +85,22 @@ def consume(session: Session, state_id: str, now: datetime) -> bool:
 def remember_assertion(
     session: Session, issuer: str, assertion_id: str, expires_at: datetime
 ) -> bool:
-    """Record a consumed assertion; False when it was seen before (a replay)."""
+    """Record a consumed assertion; False when it was seen before (a replay).
+
+    On PostgreSQL and SQLite one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (one round trip
+    instead of SAVEPOINT, INSERT, RELEASE): a concurrent insert of the same id waits for the
+    other transaction and then inserts nothing, so exactly one of them gets a row back.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        module = postgresql if dialect == "postgresql" else sqlite
+        result = session.execute(
+            module.insert(ConsumedAssertion)
+            .values(issuer=issuer, assertion_id=assertion_id, expires_at=expires_at)
+            .on_conflict_do_nothing(index_elements=["issuer", "assertion_id"])
+            .returning(ConsumedAssertion.id)  # rowcount is not reliable here on psycopg
+        )
+        return result.first() is not None
     try:
         with session.begin_nested():
             session.add(

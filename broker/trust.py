@@ -79,8 +79,23 @@ def register(
     return metadata
 
 
+def _peer(session: Session, entity_id: str) -> Peer | None:
+    """The peer row, read once per session.
+
+    The session's identity map holds rows weakly: kept in ``session.info``, the row read for
+    the metadata also answers ``allows_sha1`` in the same request without a second SELECT.
+    """
+    held: dict[str, Peer] = session.info.setdefault("gar_peers", {})
+    peer = held.get(entity_id)
+    if peer is None:
+        peer = session.get(Peer, entity_id)
+        if peer is not None:
+            held[entity_id] = peer
+    return peer
+
+
 def find(session: Session, entity_id: str) -> EntityMetadata | None:
-    peer = session.get(Peer, entity_id)
+    peer = _peer(session, entity_id)
     return None if peer is None else parse_cached(peer.metadata_xml.encode("utf-8"))
 
 
@@ -95,7 +110,7 @@ def find_sp(session: Session, entity_id: str) -> EntityMetadata | None:
 
 
 def allows_sha1(session: Session, entity_id: str) -> bool:
-    peer = session.get(Peer, entity_id)
+    peer = _peer(session, entity_id)
     return bool(peer and peer.allow_sha1)
 
 

@@ -1,13 +1,16 @@
-"""scale and performance (issue 7).
+"""scale and performance (issue 7): the index the mediacentre list needs at national size.
 
-Reserved in the chain so that parallel work lands without renumbering; empty until that work
-needs a schema change.
+Every list starts with the resources delivered automatically (free institutional ones, a
+few among 20,000): without an index on ``resources.delivery`` that is a sequential scan of the
+whole catalogue on every call.
 
 Revision ID: 0013
 Revises: 0012
 """
 
 from __future__ import annotations
+
+from alembic import op
 
 revision: str = "0013"
 down_revision: str | None = "0012"
@@ -16,8 +19,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_index("ix_resources_delivery", "resources", ["delivery"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_resources_delivery", table_name="resources")

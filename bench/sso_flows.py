@@ -1,0 +1,308 @@
+"""Benchmark: complete SP-initiated SAML flows through a real broker (uvicorn, N workers).
+
+Prepares a broker (keys, schema, an academy of ``--establishments`` × ``--students`` pupils
+imported through the directory feed, the mocks' metadata in its trust registry) on SQLite or
+PostgreSQL, starts ``uvicorn --workers N`` on it, and drives flows from other processes
+(:mod:`sso_driver`: it plays the provider and the identity provider with their keys). Two runs:
+
+1. full rate: a closed loop of ``--concurrency`` flows at a time;
+2. half that rate: flows started on a fixed schedule at half the full rate (the target
+   regime: p99 under 50 ms).
+
+For each: flows/s, broker CPU-seconds (user + system of the uvicorn processes, from /proc,
+before and after), flows per broker CPU-second, and p50/p95/p99 of the broker's latency per
+flow (SSO request + ACS request). The driver shares the machine: its CPU time is printed too.
+
+    python bench/sso_flows.py --store sqlite --workers 2
+    python bench/sso_flows.py --store postgres --database-url postgresql+psycopg://gar:gar@127.0.0.1:5432/gar_bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from benchlib import (
+    ROOT,
+    children,
+    cpu_seconds,
+    free_port,
+    machine,
+    percentile,
+    summary_ms,
+    wait_http,
+)
+
+DEFAULT_POSTGRES = "postgresql+psycopg://gar:gar@127.0.0.1:5432/gar_bench"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One driver process's share of a run."""
+
+    env: dict[str, str]
+    subjects: list[tuple[str, str]]
+    threads: int
+    start_at: float  # time.time() when every driver process starts
+    seconds: float
+    rate: float | None  # flows/s for this process; None: closed loop
+    protocol: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    flows: list[tuple[bool, tuple[float, ...], str]]
+    late_starts: int
+    driver_cpu: float
+
+
+def drive(plan: Plan) -> Outcome:
+    """Run in a driver process: ``plan.threads`` clients until the deadline."""
+    os.environ.update(plan.env)
+    import httpx
+    from sso_driver import FLOWS, Subject
+
+    peers = _peers()
+    flow = FLOWS[plan.protocol]
+    subjects = [Subject(p, r) for p, r in plan.subjects]
+    results: list[tuple[bool, tuple[float, ...], str]] = []
+    late = [0]
+    lock = threading.Lock()
+    cpu0 = time.process_time()
+
+    def worker(index: int) -> None:
+        rng = random.Random(index)  # noqa: S311 - load pattern
+        period = plan.threads / plan.rate if plan.rate else 0.0
+        with httpx.Client(timeout=30.0) as client:
+            while time.time() < plan.start_at:
+                time.sleep(0.001)
+            begin = time.monotonic()
+            due = begin + (index * period / plan.threads if period else 0.0)
+            while True:
+                if period:
+                    wait = due - time.monotonic()
+                    if wait > 0:
+                        time.sleep(wait)
+                    elif wait < -0.005:
+                        with lock:
+                            late[0] += 1
+                    due += period
+                if time.monotonic() - begin >= plan.seconds:
+                    break
+                try:
+                    done = flow(client, peers, rng.choice(subjects))
+                    item = (done.ok, done.steps, done.error)
+                except (httpx.HTTPError, KeyError, ValueError) as exc:
+                    item = (False, (), f"{type(exc).__name__}")
+                with lock:
+                    results.append(item)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(plan.threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return Outcome(results, late[0], time.process_time() - cpu0)
+
+
+def _peers() -> object:
+    from sso_driver import Peers
+
+    from idp_mock.app import entity_id as idp_entity_id
+    from provider_mock.app import acs_url
+    from provider_mock.app import entity_id as sp_entity_id
+    from services.dataset import ENT_ID
+    from services.keys import load_or_create
+    from services.settings import Settings
+
+    settings = Settings()
+    return Peers(
+        broker_base=settings.broker_base,
+        sp_entity_id=sp_entity_id(settings), sp_acs_url=acs_url(settings),
+        sp_key=load_or_create(settings.keys_dir, "provider"),
+        idp_entity_id=idp_entity_id(settings), idp_key=load_or_create(settings.keys_dir, "idp"),
+        ent_id=ENT_ID,
+    )
+
+
+def subjects_of(establishments: int, students: int, provider_base: str) -> list[tuple[str, str]]:
+    """Who opens what: every extra pupil the institutional resource (granted to all users of
+    the establishment), and the fixed personas with an assignment the maths textbook."""
+    from services.dataset import build
+
+    data = build(provider_base=provider_base, establishments=establishments,
+                 students_per_establishment=students)
+    by_slug = {r.slug: r.access_url for r in data.resources}
+    fixed = {"eleve.assigne": "manuel-maths-4e", "enseignant": "manuel-maths-4e"}
+    found = [(p.person_id, by_slug[fixed[p.login]]) for p in data.persons if p.login in fixed]
+    found += [(p.person_id, by_slug["ressource-institutionnelle"]) for p in data.persons
+              if p.person_id.startswith("elv-") and p.persona is None]
+    return found
+
+
+def run(pool: ProcessPoolExecutor, *, processes: int, threads: int, seconds: float,
+        rate: float | None, env: dict[str, str], subjects: list[tuple[str, str]],
+        broker_pid: int, protocol: str) -> dict[str, float]:
+    start_at = time.time() + 1.0
+    per_process = None if rate is None else rate / processes
+    plans = [Plan(env, subjects, threads, start_at, seconds, per_process, protocol)
+             for _ in range(processes)]
+    pids = children(broker_pid)
+    futures = [pool.submit(drive, plan) for plan in plans]
+    while time.time() < start_at:
+        time.sleep(0.001)
+    cpu0, wall0 = cpu_seconds(pids), time.monotonic()
+    outcomes = [f.result() for f in futures]
+    cpu1, wall1 = cpu_seconds(pids), time.monotonic()
+    flows = [f for o in outcomes for f in o.flows]
+    ok = [f for f in flows if f[0]]
+    errors = Counter(f[2] for f in flows if not f[0])
+    latencies = [sum(f[1]) for f in ok]
+    broker_cpu = cpu1 - cpu0
+    elapsed = wall1 - wall0
+    return {
+        "flows": len(flows), "ok": len(ok), "errors": dict(errors.most_common(3)),  # type: ignore[dict-item]
+        "elapsed": elapsed, "rate": len(ok) / elapsed, "broker_cpu": broker_cpu,
+        "per_cpu": len(ok) / broker_cpu if broker_cpu else float("nan"),
+        "latencies": latencies,  # type: ignore[dict-item]
+        "sso_p50": percentile([f[1][0] for f in ok], 50),
+        "acs_p50": percentile([f[1][1] for f in ok], 50),
+        "late": sum(o.late_starts for o in outcomes),
+        "driver_cpu": sum(o.driver_cpu for o in outcomes),
+    }
+
+
+def _py_spy(out: Path, pid: int, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy sampling every broker process (collapsed stacks, idle threads left out)."""
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(  # noqa: S603 - the venv's py-spy, our own server
+        [str(spy), "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
+         "--rate", "200", "--gil", "--duration", str(int(seconds) + 1), "--nonblocking",
+         "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def report(name: str, result: dict[str, float], target: str = "") -> None:
+    print(f"{name}: {result['ok']} flows ok of {result['flows']} in {result['elapsed']:.1f} s"
+          f" = {result['rate']:.1f} flows/s; broker CPU {result['broker_cpu']:.1f} s"
+          f" = {result['per_cpu']:.0f} flows per broker CPU-second"
+          f" (driver CPU {result['driver_cpu']:.1f} s)")
+    if result["ok"]:
+        print(f"  latency per flow (SSO + ACS): {summary_ms(result['latencies'])}{target};"
+              f" median SSO {result['sso_p50'] * 1e3:.1f} ms, ACS {result['acs_p50'] * 1e3:.1f} ms")
+    if result["errors"]:
+        print(f"  failures: {result['errors']}")
+    if result["late"]:
+        print(f"  {result['late']} flows started more than 5 ms late (driver saturated)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_POSTGRES_URL",
+                                                                 DEFAULT_POSTGRES))
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--establishments", type=int, default=40)
+    parser.add_argument("--students", type=int, default=500, help="per establishment")
+    parser.add_argument("--seconds", type=float, default=20.0, help="per measured run")
+    parser.add_argument("--concurrency", type=int, default=0,
+                        help="flows in flight at full rate (default 4 per worker)")
+    parser.add_argument("--driver-processes", type=int, default=2)
+    parser.add_argument("--protocol", default="saml", help="a flow of sso_driver.FLOWS")
+    parser.add_argument("--py-spy", type=Path, metavar="FILE",
+                        help="sample the broker with py-spy during the full-rate run (collapsed "
+                             "stacks to FILE; summarise with bench/sso_profile.py --stacks FILE)")
+    args = parser.parse_args()
+    concurrency = args.concurrency or 4 * args.workers
+    processes = max(1, min(args.driver_processes, concurrency))
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from broker.bootstrap import prepare
+    from broker.db import normalise_url
+    from services.settings import Settings
+
+    work = Path(tempfile.mkdtemp(prefix="bench-sso-"))
+    port = free_port()
+    env = {"GAR_DATA_DIR": str(work), "GAR_BROKER_PORT": str(port), "GAR_HOST": "127.0.0.1"}
+    schema = None
+    if args.store == "postgres":
+        schema = f"bench_sso_{uuid.uuid4().hex[:8]}"
+        base = normalise_url(args.database_url)
+        with create_engine(base).begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        env["DATABASE_URL"] = make_url(base).update_query_dict(
+            {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    os.environ.update(env)
+    settings = Settings()
+    print(machine())
+    print(f"preparing: {args.establishments} establishments × {args.students} pupils, "
+          f"store {args.store} ({work})", flush=True)
+    started = time.monotonic()
+    counts = prepare(settings, progress=lambda line: print(f"  {line}", flush=True),
+                     establishments=args.establishments,
+                     students_per_establishment=args.students)
+    print(f"  ready in {time.monotonic() - started:.0f} s: {counts}", flush=True)
+    subjects = subjects_of(args.establishments, args.students, settings.provider_base)
+
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "uvicorn", "--factory", "broker.app:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+         "--no-access-log", "--log-level", "warning"],
+        cwd=ROOT, env={**os.environ, **env})
+    try:
+        wait_http(f"{settings.broker_base}/health")
+        time.sleep(1.0)  # every worker up
+        bench_dir = str(Path(__file__).resolve().parent)
+        driver_env = {**env, "PYTHONPATH": os.pathsep.join([bench_dir, str(ROOT)])}
+        sys.path.insert(0, bench_dir)
+        conditions = (f"store {args.store}, {args.workers} uvicorn workers, "
+                      f"{len(subjects):,} people who may log in "
+                      f"({args.establishments} establishments), protocol {args.protocol}, "
+                      f"driver {processes} processes on the same machine")
+        print(f"conditions: {conditions}", flush=True)
+        with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+            common = {"processes": processes, "env": driver_env, "subjects": subjects,
+                      "broker_pid": server.pid, "protocol": args.protocol}
+            print("warm-up (5 s)…", flush=True)
+            run(pool, threads=concurrency // processes, seconds=5, rate=None, **common)
+            print(f"full rate ({concurrency} in flight, {args.seconds:.0f} s)…", flush=True)
+            spy = _py_spy(args.py_spy, server.pid, args.seconds) if args.py_spy else None
+            full = run(pool, threads=max(1, concurrency // processes), seconds=args.seconds,
+                       rate=None, **common)
+            report("full rate", full)
+            if spy is not None:
+                spy.wait(timeout=60)
+            half_rate = full["rate"] / 2
+            print(f"half rate ({half_rate:.1f} flows/s on a fixed schedule, "
+                  f"{args.seconds:.0f} s)…", flush=True)
+            half = run(pool, threads=max(1, concurrency // processes), seconds=args.seconds,
+                       rate=half_rate, **common)
+            report("half rate", half, target=" (target p99 < 50 ms)")
+        print(f"summary: {args.store}, {args.workers} workers: {full['rate']:.0f} flows/s, "
+              f"{full['per_cpu']:.0f} flows per broker CPU-s (target ≥ 300); at "
+              f"{half['rate']:.0f} flows/s p99 {percentile(half['latencies'], 99) * 1e3:.1f} ms"
+              f" (target < 50 ms)")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if schema is not None:
+            with create_engine(normalise_url(args.database_url)).begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+if __name__ == "__main__":
+    main()
