@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from broker import (
+    cas,
     console,
     deliver,
     endpoints,
@@ -88,6 +89,7 @@ def create_app(
     app.include_router(mediacentre_api.router)  # list API, diffusables, page, §2
     app.include_router(subscriptions_ws.router)  # distributors' web service, §3
     app.include_router(console.router)  # assignment console, behind SSO through the broker
+    app.include_router(cas.router)  # CAS 3.0 server toward publishers, §4b
 
     idp_md, sp_md = idp_metadata_xml(settings), sp_metadata_xml(settings)
 
@@ -198,6 +200,9 @@ def _start_mediacentre_flow(
     resource = resources.get(session, entry.resource_id)
     # Each downstream protocol opens its resource its own way; SAML sends an unsolicited
     # assertion to the provider's ACS, with the resource URL as RelayState.
+    if resource.protocol == "cas":  # a ticket to the access URL, with ?sso_id=GAR
+        entity_id = resources.provider_entity_id(session, resource)
+        return cas.start_from_mediacentre(session, broker, now, resource, entity_id, entry.uai)
     if resource.protocol != "saml":
         raise FlowError("sso.protocol_unsupported", resource.protocol, 501)
     sp = trust.find_sp(session, resources.provider_entity_id(session, resource))

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     # Trust the client certificate a TLS-terminating proxy forwards in X-SSL-Client-Cert
     # (nginx's $ssl_client_escaped_cert). Only behind such a proxy: anyone can send the header.
     api_trust_proxy_cert_header: bool = False
+    # CAS service tickets: the real GAR's live about 5 seconds (GAR_REFERENCE §4b).
+    cas_ticket_lifetime_seconds: int = Field(default=5, ge=1, le=300)
+    # After a key rollover, how long the previous signing key stays published (hours).
+    key_overlap_hours: int = Field(default=168, ge=0, le=24 * 365)
 
     @property
     def broker_base(self) -> str:
