@@ -8,8 +8,7 @@ at ``p3/serviceValidate``.
 
 from __future__ import annotations
 
-import base64
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -18,7 +17,14 @@ from sqlalchemy import create_engine, select, text
 from broker.mediacentre import entry_query
 from broker.models import AuditRecord
 from services.settings import Settings
-from tests.flows.harness import error_code, log_in, received_attributes, verdict, walk
+from tests.flows.harness import (
+    auto_post_form,
+    error_code,
+    log_in,
+    received_attributes,
+    verdict,
+    walk,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -35,28 +41,20 @@ async def open_as(browser: httpx.AsyncClient, url: str, persona: str) -> httpx.R
     return await walk(browser, await log_in(browser, login_page, persona))
 
 
-async def ticket_for(browser: httpx.AsyncClient, url: str, persona: str) -> tuple[str, str]:
-    """Log in through the CAS publisher but stop at the broker's redirect: (service, ticket)."""
+async def ticket_for(browser: httpx.AsyncClient, url: str, persona: str) -> str:
+    """Log in through the CAS publisher, stopping at the broker's redirect: the ticketed URL."""
     login_page = await walk(browser, await browser.get(url))
     response = await log_in(browser, login_page, persona)
     for _ in range(8):
+        if form := auto_post_form(response):
+            response = await browser.post(form.action, data=form.fields)
+            continue
         assert response.status_code in (302, 303), response.text[:500]
         location = response.headers["location"]
-        query = parse_qs(urlsplit(location).query)
-        if "ticket" in query:
-            service = location[: location.rindex("ticket=") - 1]
-            return service, query["ticket"][0]
+        if "ticket" in parse_qs(urlsplit(location).query):
+            return location
         response = await browser.get(location)
-        if auto := _form(response):
-            response = await browser.post(auto[0], data=auto[1])
     raise AssertionError("no ticket issued")
-
-
-def _form(response: httpx.Response) -> tuple[str, dict[str, str]] | None:
-    from tests.flows.harness import auto_post_form
-
-    form = auto_post_form(response)
-    return (form.action, form.fields) if form else None
 
 
 async def test_publisher_opened_with_sso_id_receives_the_release_through_a_ticket(
@@ -97,21 +95,52 @@ async def test_grain_deep_link_within_the_site_is_honoured(
     assert "/chapitre/3" in page.text
 
 
-@pytest.mark.parametrize("grain", ["https://evil.example/x", "//evil.example/x", "javascript:alert(1)",
-                                   "/a/../../x", "chapitre"])
 async def test_grain_leading_off_site_is_refused_before_any_login(
-    browser: httpx.AsyncClient, testbed_settings: Settings, grain: str
+    browser: httpx.AsyncClient, testbed_settings: Settings
 ) -> None:
-    from urllib.parse import quote
+    for grain in ("https://evil.example/x", "//evil.example/x", "javascript:alert(1)",
+                  "/a/../../x", "chapitre", "/\\evil.example"):
+        page = await browser.get(access_url(testbed_settings, f"sso_id=GAR&grain={quote(grain)}"))
+        assert (page.status_code, error_code(page)) == (400, "provider.grain.offsite"), grain
 
-    page = await browser.get(access_url(testbed_settings, f"sso_id=GAR&grain={quote(grain, safe='')}"))
-    assert page.status_code == 400 and error_code(page) == "provider.grain.offsite"
+
+async def test_publisher_refuses_a_forged_ticket_on_the_brokers_word(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    page = await browser.get(access_url(testbed_settings, "sso_id=GAR&ticket=ST-" + "1" * 64))
+    assert (page.status_code, error_code(page)) == (403, "cas.INVALID_TICKET")
+
+
+async def test_a_ticket_the_publisher_used_cannot_be_used_again(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    ticketed = await ticket_for(browser, access_url(testbed_settings), "eleve.assigne")
+    assert verdict(await browser.get(ticketed)) == "ok"
+    again = await browser.get(ticketed)
+    assert (again.status_code, error_code(again)) == (403, "cas.INVALID_TICKET")
+
+
+async def test_a_ticket_moved_to_another_service_url_is_refused(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    ticketed = await ticket_for(browser, access_url(testbed_settings), "eleve.assigne")
+    moved = ticketed.replace("sso_id=GAR", "sso_id=GAR&grain=%2Fautre")
+    page = await browser.get(moved)
+    assert (page.status_code, error_code(page)) == (403, "cas.INVALID_SERVICE")
+
+
+async def test_publisher_without_sso_id_does_not_start_a_login(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    page = await browser.get(f"{testbed_settings.provider_base}/cas/{ATLAS}")
+    assert (page.status_code, error_code(page)) == (400, "provider.cas.sso_id")
 
 
 async def test_same_person_gets_the_same_ido_and_release_over_cas_and_saml(
     browser: httpx.AsyncClient, testbed_settings: Settings
 ) -> None:
-    over_cas = received_attributes(await open_as(browser, access_url(testbed_settings), "enseignant"))
+    cas_page = await open_as(browser, access_url(testbed_settings), "enseignant")
+    over_cas = received_attributes(cas_page)
     engine = create_engine(testbed_settings.sqlalchemy_url)
     with engine.begin() as connection:
         connection.execute(text("UPDATE resources SET protocol = 'saml' WHERE id = :id"),
@@ -122,7 +151,9 @@ async def test_same_person_gets_the_same_ido_and_release_over_cas_and_saml(
                               "enseignant")
     assert verdict(saml_page) == "ok", saml_page.text
     over_saml = received_attributes(saml_page)
-    assert {k: sorted(v) for k, v in over_cas.items()} == {k: sorted(v) for k, v in over_saml.items()}
+    assert over_cas["IDO"] == over_saml["IDO"]
+    assert {k: sorted(v) for k, v in over_cas.items()} == {
+        k: sorted(v) for k, v in over_saml.items()}
 
 
 async def test_each_cas_access_is_audited_with_protocol_cas(
