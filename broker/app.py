@@ -7,8 +7,8 @@ identity provider through ``broker.upstream``, and ends in ``broker.deliver.comp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 import httpx
 from fastapi import FastAPI, Request
@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from broker import (
     audit_web,
+    cas,
     console,
     deliver,
     endpoints,
@@ -37,7 +38,7 @@ from broker.errors import FlowError
 from broker.flow import Broker, read_form, run_step, state_lifetime
 from broker.upstream import to_identity_provider
 from services import web
-from services.keys import KeyPair, load_or_create, load_secret
+from services.keys import KeyPair, KeyRing, load_ring, load_secret
 from services.saml import metadata as saml_metadata
 from services.saml.errors import SamlError
 from services.settings import Settings, get_settings
@@ -46,25 +47,34 @@ METADATA_TYPE = "application/samlmetadata+xml"
 _templates = web.make_environment("broker")
 
 
+def broker_ring(settings: Settings) -> KeyRing:
+    """The broker's signing keys: current, next published ahead, previous during the overlap."""
+    return load_ring(settings.keys_dir, "broker", "gar-testbed broker")
+
+
 def broker_keypair(settings: Settings) -> KeyPair:
-    return load_or_create(settings.keys_dir, "broker", "gar-testbed broker")
+    return broker_ring(settings).current
 
 
-def idp_metadata_xml(settings: Settings) -> bytes:
+def published_keys(settings: Settings) -> tuple[KeyPair, ...]:
+    return broker_ring(settings).published(datetime.now(UTC))
+
+
+def idp_metadata_xml(settings: Settings, keypairs: Sequence[KeyPair] | None = None) -> bytes:
     return saml_metadata.idp_metadata(
         entity_id=endpoints.idp_entity_id(settings),
         sso_url=endpoints.idp_sso_url(settings),
-        keypairs=[broker_keypair(settings)],
+        keypairs=list(keypairs or published_keys(settings)),
         want_authn_requests_signed=settings.want_authn_requests_signed,
         organization="gar-testbed (GAR)",
     )
 
 
-def sp_metadata_xml(settings: Settings) -> bytes:
+def sp_metadata_xml(settings: Settings, keypairs: Sequence[KeyPair] | None = None) -> bytes:
     return saml_metadata.sp_metadata(
         entity_id=endpoints.sp_entity_id(settings),
         acs_url=endpoints.sp_acs_url(settings),
-        keypairs=[broker_keypair(settings)],
+        keypairs=list(keypairs or published_keys(settings)),
         authn_requests_signed=True,
         want_assertions_signed=True,
         requested_attributes=("idEnt", "GARPersonIdentifiant", "FrEduCtRefId"),
@@ -76,11 +86,13 @@ def create_app(
     settings: Settings | None = None, *, http: httpx.AsyncClient | None = None
 ) -> FastAPI:
     settings = settings or get_settings()
+    ring = broker_ring(settings)  # read once: a rollover takes effect at the next start
     broker = Broker(
         settings=settings,
         sessions=session_factory(make_engine(settings.sqlalchemy_url)),
-        keypair=broker_keypair(settings),
+        keypair=ring.current,
         ido_secret=load_secret(settings.keys_dir, "ido"),
+        published=ring.published(datetime.now(UTC)),
     )
     app = FastAPI(title="gar-testbed broker", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.broker = broker
@@ -91,8 +103,10 @@ def create_app(
     app.include_router(console.router)  # assignment console, behind SSO through the broker
     app.include_router(audit_web.router)  # audit trail, reports, statistics (issue 5)
     app.include_router(audit_web.console_door)  # /console/audit: officers into the audit pages
+    app.include_router(cas.router)  # CAS 3.0 server toward publishers, §4b
 
-    idp_md, sp_md = idp_metadata_xml(settings), sp_metadata_xml(settings)
+    published = broker.verification_keys()
+    idp_md, sp_md = idp_metadata_xml(settings, published), sp_metadata_xml(settings, published)
 
     @app.get("/saml/idp/metadata")
     @app.get("/idp/metadata")
@@ -201,6 +215,9 @@ def _start_mediacentre_flow(
     resource = resources.get(session, entry.resource_id)
     # Each downstream protocol opens its resource its own way; SAML sends an unsolicited
     # assertion to the provider's ACS, with the resource URL as RelayState.
+    if resource.protocol == "cas":  # a ticket to the access URL, with ?sso_id=GAR
+        entity_id = resources.provider_entity_id(session, resource)
+        return cas.start_from_mediacentre(session, broker, now, resource, entity_id, entry.uai)
     if resource.protocol != "saml":
         raise FlowError("sso.protocol_unsupported", resource.protocol, 501)
     sp = trust.find_sp(session, resources.provider_entity_id(session, resource))

@@ -18,7 +18,7 @@ from broker.feed import import_file
 from broker.seed import SeedSummary, add_report, seed_catalogue, validate
 from services import dataset
 from services.feed import writer as feed_writer
-from services.keys import load_or_create, load_secret
+from services.keys import load_or_create, load_ring, load_secret
 from services.peers import read_metadata
 from services.settings import Settings
 
@@ -47,7 +47,8 @@ def prepare(settings: Settings, *, progress: Progress | None = None, establishme
     say = progress or _quiet
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     say("clés : génération ou lecture (broker, idp, provider)")
-    for name in ("broker", "idp", "provider"):
+    load_ring(settings.keys_dir, "broker", "gar-testbed broker")  # the broker's keys rotate
+    for name in ("idp", "provider"):
         load_or_create(settings.keys_dir, name, f"gar-testbed {name}")
     load_secret(settings.keys_dir, "ido")
     say("base de données : migrations")

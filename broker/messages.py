@@ -49,6 +49,11 @@ MESSAGES: dict[str, Message] = {
     "sso.no_identity_provider": Message("Aucun fournisseur d'identité", "Aucun fournisseur d'identité n'est enregistré au GAR.", "Enregistrez les métadonnées de votre ENT (gar-testbed trust add)."),
     "sso.unknown_identity_provider": Message("Fournisseur d'identité inconnu", "Le fournisseur d'identité choisi n'est pas enregistré.", "Choisissez un fournisseur dans la liste."),
     "sso.state_unknown": Message("Session de connexion introuvable", "La demande de connexion est inconnue, expirée ou déjà utilisée.", "Recommencez depuis la ressource ou le médiacentre."),
+    "cas.service_missing": Message("Adresse de la ressource absente", "La demande de connexion CAS ne précise pas le service (paramètre service) auquel remettre le ticket.", "Ouvrez la ressource depuis le médiacentre de votre ENT ; éditeur : appelez /cas/login?service=<URL de votre ressource>."),
+    "cas.service_invalid": Message("Adresse de la ressource invalide", "L'adresse du service CAS est trop longue, mal formée ou contient un fragment, des identifiants ou des segments « .. ».", "L'éditeur doit passer l'URL exacte de sa ressource, encodée, dans le paramètre service."),
+    "cas.service_unregistered": Message("Service CAS non enregistré", "L'adresse du service ne correspond à aucune ressource enregistrée au GAR pour le protocole CAS : le GAR n'y remet pas de ticket.", "L'adresse doit avoir l'origine exacte et le chemin de l'URL d'accès enregistrée de la ressource."),
+    "cas.request_invalid": Message("Requête CAS incorrecte", "Un paramètre de la requête CAS est répété.", "L'éditeur doit passer chaque paramètre une seule fois."),
+    "cas.no_identifier": Message("Identifiant non transmissible", "La ressource ne déclare pas l'attribut IDO, sans lequel le GAR ne peut pas émettre de ticket CAS.", "L'éditeur doit déclarer l'attribut IDO lors de l'enregistrement de la ressource."),
     "mediacentre.bad_request": Message("Lien du médiacentre invalide", "Les paramètres idENT, idEtab et idSrc (en Base64) sont absents ou mal encodés.", "Recommencez depuis le médiacentre de votre ENT."),
 }
 

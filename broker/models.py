@@ -556,3 +556,26 @@ class AuditSession(Base):
 
 # The mediacentre list reads the automatically delivered resources on every call (migration 0013).
 Index("ix_resources_delivery", Resource.delivery)
+# --- CAS 3.0 toward publishers ---------------------------------------------------------------
+
+
+class CasTicket(Base):
+    """A service ticket: bound to one exact service URL, valid a few seconds, validated once.
+
+    ``attributes`` holds the release the pipeline decided (and audited) at login, until the
+    publisher validates the ticket; validation clears it, so no personal data outlives the
+    delivery. ``delivery_id`` is what the audit record names, never the ticket itself.
+    """
+
+    __tablename__ = "cas_tickets"
+
+    ticket: Mapped[str] = mapped_column(String(256), primary_key=True)
+    service: Mapped[str] = mapped_column(String(2048))
+    provider_entity_id: Mapped[str] = mapped_column(ENTITY_ID)
+    resource_id: Mapped[str] = mapped_column(RESOURCE_ID)
+    delivery_id: Mapped[str] = mapped_column(String(256))
+    user: Mapped[str] = mapped_column(String(256))
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from provider_mock import naive
+from provider_mock.cas import cas_router
 from provider_mock.memory import PendingRequests, ReplayCache
 from services import dataset as dataset_module
 from services.attributes import CATALOGUE
@@ -111,6 +112,7 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
     replays = ReplayCache()
     env = make_environment("provider_mock")
     skew = timedelta(seconds=settings.clock_skew_seconds)
+    app.include_router(cas_router(settings, resources, env, http))  # its CAS publisher side
 
     def refused(request: Request, exc: _Refusal) -> HTMLResponse:
         return error_page(

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+    from services.keys import KeyRing
+
 RESOURCE_SLUG = "manuel-maths-4e"
 KEY_NAMES = ("broker", "idp", "provider")
 
@@ -448,22 +450,96 @@ def _fingerprint(certificate: x509.Certificate) -> str:
     return certificate.fingerprint(hashes.SHA256()).hex(":").upper()
 
 
-@app.command()
+keys_app = typer.Typer(
+    help="Clés de signature ; celles du GAR tournent (keys next, puis keys rollover).",
+)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.callback(invoke_without_command=True)
 def keys(ctx: typer.Context) -> None:
     """Crée les clés et certificats manquants, et les affiche (empreinte SHA-256, expiration)."""
+    if ctx.invoked_subcommand is not None:
+        return
     with _expected_errors():
         settings = _settings(ctx)
-        from services.keys import load_or_create
+        from services.keys import load_or_create, load_ring
 
         for name in KEY_NAMES:
-            cert_path = settings.keys_dir / f"{name}.crt"
-            existed = cert_path.exists() and (settings.keys_dir / f"{name}.key").exists()
-            pair = load_or_create(settings.keys_dir, name)
+            existed = (settings.keys_dir / f"{name}.ring.json").exists() or (
+                (settings.keys_dir / f"{name}.crt").exists()
+                and (settings.keys_dir / f"{name}.key").exists()
+            )
+            if name == "broker":
+                ring = load_ring(settings.keys_dir, name, "gar-testbed broker")
+                pair, stem = ring.current, ring.current_stem
+            else:
+                pair, stem = load_or_create(settings.keys_dir, name), name
             expiry = pair.certificate.not_valid_after_utc.strftime("%Y-%m-%d %H:%M UTC")
             typer.echo(f"{name} ({'existante' if existed else 'créée'})")
-            typer.echo(f"  certificat        : {cert_path}")
+            typer.echo(f"  certificat        : {settings.keys_dir / f'{stem}.crt'}")
             typer.echo(f"  empreinte SHA-256 : {_fingerprint(pair.certificate)}")
             typer.echo(f"  expire le         : {expiry}")
+            if name == "broker":
+                _echo_ring_extras(ring)
+
+
+def _echo_ring_extras(ring: KeyRing) -> None:
+    """The broker's other published keys: the next one ahead, the previous ones in overlap."""
+    if ring.next is not None:
+        typer.echo(f"  clé suivante, publiée d'avance : {_fingerprint(ring.next.certificate)}")
+    for retired in ring.previous:
+        until = retired.until.strftime("%Y-%m-%d %H:%M UTC")
+        typer.echo(f"  clé précédente, publiée jusqu'au {until} : "
+                   f"{_fingerprint(retired.pair.certificate)}")
+
+
+@keys_app.command("next")
+def keys_next(ctx: typer.Context) -> None:
+    """Publie d'avance la prochaine clé de signature du GAR (métadonnées SAML et JWKS)."""
+    with _expected_errors():
+        settings = _settings(ctx)
+        from datetime import UTC, datetime
+
+        from services.keys import publish_next
+
+        ring = publish_next(settings.keys_dir, "broker", datetime.now(UTC), "gar-testbed broker")
+        assert ring.next is not None
+        typer.echo(f"Clé suivante publiée : {_fingerprint(ring.next.certificate)}")
+        typer.echo("Redémarrez le GAR pour la publier ; laissez aux partenaires le temps de "
+                   "relire ses métadonnées avant « gar-testbed keys rollover ».")
+
+
+@keys_app.command("rollover")
+def keys_rollover(
+    ctx: typer.Context,
+    overlap_hours: Annotated[
+        int | None,
+        typer.Option(help="Durée pendant laquelle l'ancienne clé reste publiée "
+                     "(env GAR_KEY_OVERLAP_HOURS, défaut 168)."),
+    ] = None,
+) -> None:
+    """Fait signer la clé suivante ; l'ancienne reste publiée pendant le chevauchement."""
+    with _expected_errors():
+        settings = _settings(ctx)
+        from datetime import UTC, datetime, timedelta
+
+        from services.keys import KeyRingError, rollover
+
+        hours = settings.key_overlap_hours if overlap_hours is None else overlap_hours
+        if hours < 0:
+            raise CliError("--overlap-hours doit être positif ou nul")
+        try:
+            ring = rollover(settings.keys_dir, "broker", datetime.now(UTC),
+                            timedelta(hours=hours))
+        except KeyRingError as exc:
+            raise CliError(str(exc)) from None
+        typer.echo(f"Clé de signature du GAR : {_fingerprint(ring.current.certificate)}")
+        for retired in ring.previous:
+            until = retired.until.strftime("%Y-%m-%d %H:%M UTC")
+            typer.echo(f"Clé précédente publiée jusqu'au {until} : "
+                       f"{_fingerprint(retired.pair.certificate)}")
+        typer.echo("Redémarrez le GAR : il signera avec la nouvelle clé.")
 
 
 class MetadataService(StrEnum):

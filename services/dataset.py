@@ -115,7 +115,7 @@ class Resource:
     editor_id: str
     editor_name: str
     access_url: str
-    protocol: str  # "saml"
+    protocol: str  # "saml" | "cas"
     delivery: str  # "assigned" | "automatic"
     presentation: str  # typePresentation code: MAN, DIC, MUL, PRO
     attributes: tuple[DeclaredAttribute, ...]
@@ -418,6 +418,9 @@ _DESCRIPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "atlas-geographie": {
         "levels": (_LEVEL_6E, _LEVEL_5E), "subjects": ("scolomfr-voc-015-num-1002",),
         "pedagogical_types": ("lecture",), "document_types": ("scolomfr-voc-005-num-032",)},
+    "atlas-histoire": {
+        "levels": (_LEVEL_4E, _LEVEL_3E, _LEVEL_2DE), "subjects": ("scolomfr-voc-015-num-1002",),
+        "pedagogical_types": ("lecture",), "document_types": ("scolomfr-voc-005-num-032",)},
 }
 
 
@@ -482,6 +485,13 @@ def build(*, provider_base: str, seed: int = 0, today: date | None = None,
              DeclaredAttribute("NOM", "Signer les contributions partagées"),
              DeclaredAttribute("PRE", "Signer les contributions partagées"),
              DeclaredAttribute("CIV", "Formule d'adresse des courriels")),
+        # A publisher reached through CAS 3.0, as most are at the real GAR (§4b): its access
+        # URL opened with ?sso_id=GAR (and grain for a deep link) starts the CAS login.
+        Resource("ark:/99999/r10006", "atlas-histoire", PROVIDER_MOCK_ID,
+                 "Atlas d'histoire — éditeur CAS", MOCK_DISTRIBUTOR, "Éditions du banc d'essai",
+                 f"{base}/cas/atlas-histoire", "cas", "assigned", "DIC",
+                 (ido, uai, pro,
+                  DeclaredAttribute("DIV", "Constituer les classes de l'enseignant"))),
         Resource("ark:/99999/r20001", "atlas-geographie", EDITIONS_EXEMPLE_ID,
                  "Atlas de géographie", EXEMPLE_DISTRIBUTOR, "Éditions Exemple",
                  "https://editions-exemple.invalid/resource/atlas-geographie", "saml", "assigned",
@@ -516,6 +526,8 @@ def build(*, provider_base: str, seed: int = 0, today: date | None = None,
             licences_unlimited=True),
         sub("ressource-enseignants", COLLEGE_UAI, "INDIV", ("ENSEIGNANT", "DOCUMENTALISTE"),
             licences_teacher=20, licences_librarian=2),
+        sub("atlas-histoire", COLLEGE_UAI, "ETABL", everyone, licences_unlimited=True),
+        sub("atlas-histoire", LYCEE_UAI, "ETABL", everyone, licences_unlimited=True),
         sub("atlas-geographie", COLLEGE_UAI, "ETABL", ("ELEVE", "ENSEIGNANT", "DOCUMENTALISTE"),
             distributor=EXEMPLE_DISTRIBUTOR, licences_global=400),
     )

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     api_trust_proxy_cert_header: bool = False
     # Audit records older than this are removed by `gar-testbed audit purge` (issue 5).
     audit_retention_days: int = Field(default=365, ge=1, le=3650)
+    # CAS service tickets: the real GAR's live about 5 seconds (GAR_REFERENCE §4b).
+    cas_ticket_lifetime_seconds: int = Field(default=5, ge=1, le=300)
+    # After a key rollover, how long the previous signing key stays published (hours).
+    key_overlap_hours: int = Field(default=168, ge=0, le=24 * 365)
 
     @property
     def broker_base(self) -> str:
