@@ -23,6 +23,8 @@ from broker import (
     feed_api,
     mediacentre,
     mediacentre_api,
+    oidc_op,
+    oidc_rp,
     resources,
     saml_idp,
     saml_sp,
@@ -88,6 +90,9 @@ def create_app(
     app.include_router(mediacentre_api.router)  # list API, diffusables, page, §2
     app.include_router(subscriptions_ws.router)  # distributors' web service, §3
     app.include_router(console.router)  # assignment console, behind SSO through the broker
+    app.include_router(oidc_op.router)  # OpenID Provider toward resources, GAR_REFERENCE §4b
+    app.include_router(oidc_rp.router)  # relying party toward OIDC identity providers
+    app.state.oidc_http = http or httpx.AsyncClient()  # token calls to identity providers
 
     idp_md, sp_md = idp_metadata_xml(settings), sp_metadata_xml(settings)
 
@@ -198,6 +203,8 @@ def _start_mediacentre_flow(
     resource = resources.get(session, entry.resource_id)
     # Each downstream protocol opens its resource its own way; SAML sends an unsolicited
     # assertion to the provider's ACS, with the resource URL as RelayState.
+    if resource.protocol == "oidc":  # an RP cannot be sent an unasked login: it is invited
+        return oidc_op.third_party_login(session, broker.settings, resource)
     if resource.protocol != "saml":
         raise FlowError("sso.protocol_unsupported", resource.protocol, 501)
     sp = trust.find_sp(session, resources.provider_entity_id(session, resource))

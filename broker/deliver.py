@@ -17,7 +17,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, Response
 
-from broker import console, pipeline, saml_idp
+from broker import console, oidc_op, pipeline, saml_idp
 from broker.domain import Authentication, Refusal, Release
 from broker.errors import FlowError
 from broker.flow import Broker
@@ -60,6 +60,7 @@ def _saml(delivery: Delivery) -> Response:
 
 OUTBOUND: dict[str, Callable[[Delivery], Response]] = {
     "saml": _saml,
+    "oidc": oidc_op.deliver_code,
 }
 
 
