@@ -73,10 +73,8 @@ def register(
         raise OidcError("oidc.registration.invalid", f"unknown provider {provider_id!r}")
     initiate = document.get("initiate_login_uri")
     name = document.get("client_name", client_id)
-    if method == "client_secret_basic":
-        secret = secret or secrets.token_urlsafe(32)
-    else:
-        secret = None
+    # A public client has no secret: PKCE is its proof of possession.
+    secret = (secret or secrets.token_urlsafe(32)) if method == "client_secret_basic" else None
     client = session.get(OidcClient, client_id) or OidcClient(client_id=client_id)
     client.provider_id = provider_id
     client.name = str(name)[:500]

@@ -138,7 +138,9 @@ def _authorize(session: Session, broker: Broker, now: datetime, params: dict[str
     return upstream.to_identity_provider(session, broker, state, now)
 
 
-def _read_request(session: Session, client: OidcClient, params: Mapping[str, str]) -> dict[str, Any]:
+def _read_request(
+    session: Session, client: OidcClient, params: Mapping[str, str]
+) -> dict[str, Any]:
     if any(len(v) > MAX_PARAM for v in params.values()):
         raise OidcError("oidc.request.invalid", "a parameter is too long")
     if params.get("response_type") != "code":
@@ -350,7 +352,7 @@ def userinfo(request: Request) -> Response:
 
 @router.get("/oidc/profile")
 @router.get("/oidcProfile")
-def profile(request: Request, idRessource: str = "", access_mode: str = "web") -> Response:  # noqa: N803
+def profile(request: Request, idRessource: str = "", access_mode: str = "web") -> Response:
     """The GAR's profile endpoint: the released attributes of the access, by code."""
     found = _bearer_grant(broker_of(request), request.headers.get("authorization"))
     if isinstance(found, Response):

@@ -36,7 +36,8 @@ def register(
     checked = discovery.read_provider_metadata(dict(document), expected_issuer=None)
     pinned = sorted(set(algorithms))
     if not pinned or not set(pinned) <= jose.ALLOWED_ALGS:
-        raise OidcError("oidc.registration.invalid", f"algorithms among {sorted(jose.ALLOWED_ALGS)}")
+        raise OidcError("oidc.registration.invalid",
+                        f"algorithms among {sorted(jose.ALLOWED_ALGS)}")
     if not isinstance(keys.get("keys"), list) or not keys["keys"]:
         raise OidcError("oidc.registration.invalid", "the provider publishes no key")
     row = session.get(OidcProvider, checked["issuer"]) or OidcProvider(issuer=checked["issuer"])
