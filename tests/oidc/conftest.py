@@ -59,6 +59,15 @@ async def browser(testbed_settings: Settings) -> AsyncIterator[httpx.AsyncClient
 
 
 @pytest.fixture
+async def testbed(
+    testbed_settings: Settings,  # noqa: F811
+) -> AsyncIterator[tuple[httpx.AsyncClient, Router]]:
+    """The browser and the in-process network, for a client that is not one of the mocks."""
+    async for client, apps in _browser(testbed_settings):
+        yield client, Router(apps)
+
+
+@pytest.fixture
 async def oidc_browser(oidc_upstream_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The identity-provider mock registered both as a SAML IdP and as an OpenID Provider."""
     async for client, _ in _browser(oidc_upstream_settings):
