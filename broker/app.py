@@ -25,6 +25,8 @@ from broker import (
     feed_api,
     mediacentre,
     mediacentre_api,
+    oidc_op,
+    oidc_rp,
     resources,
     saml_idp,
     saml_sp,
@@ -104,6 +106,9 @@ def create_app(
     app.include_router(audit_web.router)  # audit trail, reports, statistics (issue 5)
     app.include_router(audit_web.console_door)  # /console/audit: officers into the audit pages
     app.include_router(cas.router)  # CAS 3.0 server toward publishers, §4b
+    app.include_router(oidc_op.router)  # OpenID Provider toward resources, GAR_REFERENCE §4b
+    app.include_router(oidc_rp.router)  # relying party toward OIDC identity providers
+    app.state.oidc_http = http or httpx.AsyncClient()  # token calls to identity providers
 
     published = broker.verification_keys()
     idp_md, sp_md = idp_metadata_xml(settings, published), sp_metadata_xml(settings, published)
@@ -218,6 +223,8 @@ def _start_mediacentre_flow(
     if resource.protocol == "cas":  # a ticket to the access URL, with ?sso_id=GAR
         entity_id = resources.provider_entity_id(session, resource)
         return cas.start_from_mediacentre(session, broker, now, resource, entity_id, entry.uai)
+    if resource.protocol == "oidc":  # an RP cannot be sent an unasked login: it is invited
+        return oidc_op.third_party_login(session, broker.settings, resource)
     if resource.protocol != "saml":
         raise FlowError("sso.protocol_unsupported", resource.protocol, 501)
     sp = trust.find_sp(session, resources.provider_entity_id(session, resource))

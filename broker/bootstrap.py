@@ -10,11 +10,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from broker import trust
+from broker import oidc_clients, oidc_providers, trust
 from broker.db import make_engine, migrate, session_factory
 from broker.feed import import_file
+from broker.models import OidcProvider
 from broker.seed import SeedSummary, add_report, seed_catalogue, validate
 from services import dataset
 from services.feed import writer as feed_writer
@@ -75,10 +77,40 @@ def prepare(settings: Settings, *, progress: Progress | None = None, establishme
     with sessions.begin() as session:
         for source, xml in sources:
             trust.register(session, xml, source=source)
+    say("registre de confiance : clients et fournisseurs OpenID Connect simulés")
+    with sessions.begin() as session:
+        register_mock_oidc(session, settings)
     engine.dispose()
     counts = dict(_counts(summary))
     counts["peers"] = len(sources)
     return counts
+
+
+IDP_MOCK_OIDC_SOURCE = "idp_mock (OpenID Connect)"
+
+
+def register_mock_oidc(session: Session, settings: Settings) -> None:
+    """The provider mock's OIDC client; the IdP mock's OpenID Provider when asked for.
+
+    Both from what the mocks compute (no server needs to be up); the secrets come from the
+    shared keys folder, as the mocks read them.
+    """
+    from idp_mock import oidc_op as idp_oidc
+    from provider_mock import oidc_rp as provider_oidc
+    from services.oidc import jose
+
+    oidc_clients.register(session, provider_oidc.registration(settings),
+                          provider_id=dataset.PROVIDER_MOCK_ID,
+                          secret=provider_oidc.client_secret(settings))
+    if not settings.idp_oidc:
+        session.execute(delete(OidcProvider).where(OidcProvider.source == IDP_MOCK_OIDC_SOURCE))
+        return
+    client = idp_oidc.broker_client(settings)
+    oidc_providers.register(
+        session, idp_oidc.metadata(settings),
+        jose.jwks([load_or_create(settings.keys_dir, "idp")]),
+        client_id=client.client_id, client_secret=client.secret, source=IDP_MOCK_OIDC_SOURCE,
+    )
 
 
 def seed_feed(settings: Settings, sessions: sessionmaker[Session], data: dataset.Dataset,

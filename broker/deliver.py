@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, Response
 
 from broker import cas, console, pipeline, saml_idp
+from broker import console, oidc_op, pipeline, saml_idp
 from broker.domain import Authentication, Refusal, Release
 from broker.errors import FlowError
 from broker.flow import Broker
@@ -61,6 +62,7 @@ def _saml(delivery: Delivery) -> Response:
 OUTBOUND: dict[str, Callable[[Delivery], Response]] = {
     "saml": _saml,
     "cas": cas.deliver_ticket,
+    "oidc": oidc_op.deliver_code,
 }
 
 

@@ -579,3 +579,71 @@ class CasTicket(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+# --- OpenID Connect (issue 4) ----------------------------------------------------------------
+
+
+class OidcClient(Base):
+    """A resource's OpenID Connect client (the broker is its OpenID Provider).
+
+    A client belongs to a provider, and names one of that provider's resources at each
+    authorisation, as a SAML provider does in its RelayState. Only the SHA-256 of a client
+    secret is kept. Redirect and post-logout URIs are compared exactly, never by prefix.
+    """
+
+    __tablename__ = "oidc_clients"
+
+    client_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id"), index=True)
+    name: Mapped[str] = mapped_column(NAME)
+    auth_method: Mapped[str] = mapped_column(String(32))  # client_secret_basic | none
+    secret_sha256: Mapped[str | None] = mapped_column(String(64))
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON)
+    initiate_login_uri: Mapped[str | None] = mapped_column(String(2048))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OidcGrant(Base):
+    """An authorisation code and, once exchanged, the tokens it issued (all as digests).
+
+    The code is consumed by one conditional UPDATE; a second exchange of the same code finds
+    it consumed and revokes the access token it issued (RFC 6749 §4.1.2). ``claims`` is the
+    release of the access, exactly what the ID token, userinfo and the profile carry.
+    """
+
+    __tablename__ = "oidc_grants"
+
+    code_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(255), index=True)
+    resource_id: Mapped[str] = mapped_column(RESOURCE_ID)
+    redirect_uri: Mapped[str] = mapped_column(String(2048))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    nonce: Mapped[str | None] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    claims: Mapped[dict[str, Any]] = mapped_column(JSON)
+    delivery_id: Mapped[str] = mapped_column(String(64), unique=True)  # the ID token's jti
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    code_expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    access_token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OidcProvider(Base):
+    """An upstream OpenID Provider (an ENT or ÉduConnect speaking OIDC), from its discovery.
+
+    The discovery document and the JWKS are stored as fetched at registration, so a login
+    never waits on the provider's metadata; ``algorithms`` pins what its ID tokens may use.
+    """
+
+    __tablename__ = "oidc_providers"
+
+    issuer: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    discovery: Mapped[dict[str, Any]] = mapped_column(JSON)
+    jwks: Mapped[dict[str, Any]] = mapped_column(JSON)
+    client_id: Mapped[str] = mapped_column(String(255))
+    client_secret: Mapped[str | None] = mapped_column(String(255))
+    algorithms: Mapped[list[str]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(2048))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())

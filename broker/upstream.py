@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from broker import saml_sp, trust
+from broker import oidc_providers, oidc_rp, saml_sp, trust
 from broker import state as login_state
 from broker.errors import FlowError
 from broker.flow import Broker
@@ -28,19 +28,23 @@ def to_identity_provider(
     session: Session, broker: Broker, state: LoginState, now: datetime
 ) -> Response:
     idps = trust.identity_providers(session)
-    if not idps:
+    ops = oidc_providers.listing(session)  # identity providers speaking OpenID Connect
+    if not idps and not ops:
         raise FlowError("sso.no_identity_provider", "", 503)
-    if len(idps) == 1:
-        url = saml_sp.redirect_to_idp(broker.settings, broker.keypair, idps[0], state, now)
+    if len(idps) + len(ops) == 1:
+        if ops:
+            url = oidc_rp.redirect_to_op(broker.settings, ops[0], state)
+        else:
+            url = saml_sp.redirect_to_idp(broker.settings, broker.keypair, idps[0], state, now)
         return RedirectResponse(url, status_code=303)
-    return _chooser(state, idps)
+    return _chooser(state, [m.entity_id for m in idps] + [op.issuer for op in ops])
 
 
 def _chooser(state: LoginState, idps: list[Any]) -> Response:
     html = _templates.get_template("discovery.html").render(
         service_name=SERVICE_NAME,
         state=state.id,
-        idps=[m.entity_id for m in idps],
+        idps=idps,
     )
     response = HTMLResponse(html)
     response.headers.update(web.SECURITY_HEADERS)
@@ -56,7 +60,12 @@ def discovered(
         raise FlowError("sso.state_unknown", "", 400)
     idp = trust.find_idp(session, idp_id)
     if idp is None:
-        raise FlowError("sso.unknown_identity_provider", idp_id, 400)
+        op = oidc_providers.find(session, idp_id)
+        if op is None:
+            raise FlowError("sso.unknown_identity_provider", idp_id, 400)
+        return RedirectResponse(
+            oidc_rp.redirect_to_op(broker.settings, op, state), status_code=303
+        )
     return RedirectResponse(
         saml_sp.redirect_to_idp(broker.settings, broker.keypair, idp, state, now), status_code=303
     )

@@ -18,8 +18,8 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
-from idp_mock import identity
-from idp_mock.state import PendingRequest, seal, unseal
+from idp_mock import identity, oidc_op
+from idp_mock.state import PendingRequest, seal, seal_fields, unseal, unseal_fields
 from services import dataset as dataset_module
 from services.keys import KeyPair, load_or_create, load_secret
 from services.peers import MetadataCache, PeerError
@@ -121,6 +121,24 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
             shape=identity.parse_shape(shape, settings.idp_shape),
             talkative=settings.idp_talkative if talkative is None else talkative,
         )
+
+    def oidc_login_page(
+        request: Request, state: str, client_id: str, *, action: str, status: int = 200,
+        error: str | None = None,
+    ) -> HTMLResponse:
+        return render(
+            env, request, "login.html", status=status, state=state, sp_entity_id=client_id,
+            personas=ctx.personas, error=error, login="", test_password=dataset_module.PASSWORD,
+            shape=identity.parse_shape(None, settings.idp_shape),
+            talkative=settings.idp_talkative, action=action,
+        )
+
+    oidc_op.install(
+        app, settings, ctx.keypair, ctx.secret, ctx.data, oidc_login_page,
+        lambda form: _authenticate(ctx, form),
+        lambda fields: seal_fields(fields, ctx.secret),
+        lambda token: unseal_fields(token, ctx.secret),
+    )
 
     @app.get("/", response_class=HTMLResponse)
     async def index(request: Request) -> HTMLResponse:

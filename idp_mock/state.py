@@ -68,3 +68,27 @@ def _str(value: object) -> str:
 def _mac(body: str, secret: bytes) -> str:
     digest = hmac.new(secret, b"gar-idp-state\x00" + body.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def seal_fields(fields: dict[str, object], secret: bytes) -> str:
+    """Any JSON object sealed like a pending request (the OIDC side's authorisation request)."""
+    payload = json.dumps(fields, separators=(",", ":"), sort_keys=True).encode()
+    body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    return f"{body}.{_mac(body, secret)}"
+
+
+def unseal_fields(token: str, secret: bytes) -> dict[str, object]:
+    """The sealed object, refused when forged, altered, malformed or past ``expires_at``."""
+    if len(token) > _MAX_STATE_CHARS or token.count(".") != 1:
+        raise SamlError("idp.state.malformed", "login state is not a sealed token")
+    body, mac = token.split(".")
+    if not hmac.compare_digest(mac, _mac(body, secret)):
+        raise SamlError("idp.state.tampered", "login state signature does not match")
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        expires_at = int(raw["expires_at"])
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise SamlError("idp.state.malformed", "login state content is invalid") from exc
+    if not isinstance(raw, dict) or time.time() >= expires_at:
+        raise SamlError("idp.state.expired", "login state has expired")
+    return raw

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from provider_mock import naive
 from provider_mock.cas import cas_router
+from provider_mock import oidc_rp
 from provider_mock.memory import PendingRequests, ReplayCache
 from services import dataset as dataset_module
 from services.attributes import CATALOGUE
@@ -134,6 +135,8 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
                            "Les métadonnées du gestionnaire d'accès ne décrivent pas un "
                            "fournisseur d'identité.", 502)
         return entity
+
+    oidc_rp.install(app, settings, http, resources, env)  # the same resources, over OIDC
 
     @app.get("/", response_class=HTMLResponse)
     async def index(request: Request) -> HTMLResponse:

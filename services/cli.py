@@ -33,6 +33,7 @@ from services.cli_clients import client_app
 from services.cli_conformance import register as register_conformance
 from services.cli_feed import register as register_feed
 from services.cli_resources import resource_app
+from services.cli_oidc import oidc_app, provider_add
 from services.settings import Settings
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ trust_app = typer.Typer(
 app.add_typer(trust_app, name="trust")
 app.add_typer(client_app, name="client")
 app.add_typer(resource_app, name="resource")
+app.add_typer(oidc_app, name="oidc")
+trust_app.command("add-oidc")(provider_add)  # an OpenID Provider, by its discovery URL
 register_feed(app)
 register_conformance(app)
 register_audit(app)

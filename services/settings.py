@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # Upstream identity-provider shape spoken by the mock: "ent" or "educonnect".
     idp_shape: str = Field(default="ent", pattern="^(ent|educonnect)$")
     idp_talkative: bool = False
+    # Also register the identity-provider mock as an OpenID Provider upstream of the broker
+    # (its discovery page then offers the SAML and the OIDC one).
+    idp_oidc: bool = False
     # Provider mock: which resource its /resource page opens, and whether it is naive.
     provider_naive: bool = False
     # Trust the client certificate a TLS-terminating proxy forwards in X-SSL-Client-Cert
