@@ -17,8 +17,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, Response
 
-from broker import cas, console, pipeline, saml_idp
-from broker import console, oidc_op, pipeline, saml_idp
+from broker import cas, console, oidc_op, pipeline, saml_idp
 from broker.domain import Authentication, Refusal, Release
 from broker.errors import FlowError
 from broker.flow import Broker

@@ -32,8 +32,8 @@ from services.cli_audit import register as register_audit
 from services.cli_clients import client_app
 from services.cli_conformance import register as register_conformance
 from services.cli_feed import register as register_feed
-from services.cli_resources import resource_app
 from services.cli_oidc import oidc_app, provider_add
+from services.cli_resources import resource_app
 from services.settings import Settings
 
 if TYPE_CHECKING:
