@@ -28,6 +28,7 @@ from broker import (
     console_data,
     console_session,
     directory,
+    upstream,
 )
 from broker import state as login_state
 from broker.console_access import ConsoleError, Officer, current
@@ -35,7 +36,6 @@ from broker.domain import Authentication
 from broker.errors import FlowError
 from broker.messages import message_for
 from broker.models import LoginState
-from broker.upstream import to_identity_provider
 from services import web
 from services.saml.errors import SamlError
 from services.settings import Settings
@@ -82,7 +82,7 @@ def _start_login(session: Session, request: Request, now: datetime) -> Response:
         resource_id=None,
         uai=None,
     )
-    return to_identity_provider(session, broker, state, now)
+    return upstream.to_identity_provider(session, broker, state, now)
 
 
 def _lifetime(settings: Settings) -> timedelta:

@@ -4,7 +4,7 @@ The inbound side of each protocol (SAML ACS, OIDC callback) validates the identi
 answer, consumes the login state and guards against replay, then calls ``complete``. What
 happens next is the same for every protocol: the pipeline decides and releases in the same
 transaction, and the outbound side the login state names (``state.downstream``) turns the
-release into its own message. Adding a downstream protocol adds one entry to ``OUTBOUND``.
+release into its own message. Adding a downstream protocol adds one entry to ``outbound``.
 """
 
 from __future__ import annotations
@@ -58,11 +58,19 @@ def _saml(delivery: Delivery) -> Response:
     )
 
 
-OUTBOUND: dict[str, Callable[[Delivery], Response]] = {
-    "saml": _saml,
-    "cas": cas.deliver_ticket,
-    "oidc": oidc_op.deliver_code,
-}
+def outbound(protocol: str) -> Callable[[Delivery], Response] | None:
+    """The outbound side of a downstream protocol.
+
+    Looked up at call time: the CAS and OIDC modules start their flows through
+    ``broker.upstream``, whose OIDC inbound side finishes here, so this module is still being
+    imported when theirs are.
+    """
+    by_protocol: dict[str, Callable[[Delivery], Response]] = {
+        "saml": _saml,
+        "cas": cas.deliver_ticket,
+        "oidc": oidc_op.deliver_code,
+    }
+    return by_protocol.get(protocol)
 
 
 def complete(
@@ -78,8 +86,8 @@ def complete(
         return console.finish_login(session, broker.settings, auth, state, now, request)
     if state.sp_entity_id is None or state.resource_id is None:  # a resource flow needs both
         raise FlowError("sso.state_unknown", "no resource in this login state", 400)
-    outbound = OUTBOUND.get(state.downstream)
-    if outbound is None:
+    deliver_to = outbound(state.downstream)
+    if deliver_to is None:
         raise FlowError("sso.protocol_unsupported", state.downstream, 501)
     delivery_id = build.new_id()
     target = pipeline.Target(state.sp_entity_id, state.resource_id, state.uai, state.downstream)
@@ -94,7 +102,7 @@ def complete(
     )
     if isinstance(outcome, Refusal):
         return refusal_page(request, outcome)
-    return outbound(Delivery(session, broker, state, outcome.release, delivery_id, now, request))
+    return deliver_to(Delivery(session, broker, state, outcome.release, delivery_id, now, request))
 
 
 def refusal_page(request: Request, refusal: Refusal) -> Response:
