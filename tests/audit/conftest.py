@@ -7,6 +7,8 @@ so every record the tests read is one the broker itself wrote.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,13 +16,15 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from broker import pipeline
 from broker.api_auth import create_client
+from broker.db import make_engine, migrate, session_factory
 from broker.domain import Authentication, Grant, Refusal
 from broker.models import Provider, Resource
+from broker.seed import seed
 from services.dataset import (
     COLLEGE_UAI,
     ENT_ID,
@@ -30,20 +34,18 @@ from services.dataset import (
     Dataset,
 )
 from services.settings import Settings
-from tests.domain.conftest import (  # noqa: F401 - fixtures shared with the domain tests
-    PROVIDER_BASE,
-    academy,
-    engine,
-    migrated,
-    seeded_sqlite_file,
-    session,
-)
+from tests.backends import BACKENDS, postgres_schema
+from tests.domain import conftest as domain
+
+# The domain tests' database fixtures, made visible to this folder.
+academy, engine, migrated = domain.academy, domain.engine, domain.migrated
+seeded_sqlite_file, session = domain.seeded_sqlite_file, domain.session
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 IDO_SECRET = b"\x01" * 32
 ARK = {"maths": "ark:/99999/r10001", "dictionnaire": "ark:/99999/r10002",
        "atlas": "ark:/99999/r20001"}
-__all__ = ["COLLEGE_UAI", "LYCEE_UAI", "ARK", "NOW"]
+__all__ = ["ARK", "COLLEGE_UAI", "LYCEE_UAI", "NOW"]
 
 
 def access(session: Session, academy: Dataset, login: str, resource: str, uai: str | None,
@@ -79,9 +81,61 @@ def make_history(session: Session, academy: Dataset, at: datetime = NOW) -> None
 
 
 @dataclass(frozen=True)
+class AuditDb:
+    """One seeded database per module and backend, holding ``make_history`` and API clients.
+
+    Tests that only read share it (seeding PostgreSQL costs seconds); tests that tamper or
+    edit use the per-test ``session`` instead.
+    """
+
+    url: str
+    sessions: sessionmaker[Session]
+    tokens: dict[str, str]  # auditor, mock, exemple, ent
+    data_dir: Path
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def audit_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+             academy: Dataset, seeded_sqlite_file: Path) -> Iterator[AuditDb]:
+    folder = tmp_path_factory.mktemp("audit")
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            shutil.copyfile(seeded_sqlite_file, folder / "broker.sqlite3")
+            url = f"sqlite:///{folder / 'broker.sqlite3'}"
+        else:
+            url = stack.enter_context(postgres_schema("audit"))
+        engine = make_engine(url)
+        stack.callback(engine.dispose)
+        sessions = session_factory(engine)
+        if request.param != "sqlite":
+            migrate(engine)
+            with sessions.begin() as seeding:
+                seed(seeding, academy)
+        with sessions() as session:
+            make_history(session, academy)
+            tokens = {
+                "auditor": create_client(session, kind="auditor", ident="dpo", name="DPO")[1],
+                "mock": create_client(session, kind="distributor", ident=MOCK_DISTRIBUTOR,
+                                      name="Éditions du banc d'essai")[1],
+                "exemple": create_client(session, kind="distributor", ident=EXEMPLE_DISTRIBUTOR,
+                                         name="Éditions Exemple")[1],
+                "ent": create_client(session, kind="ent", ident=ENT_ID, name="ENT")[1],
+            }
+            session.commit()
+        yield AuditDb(url, sessions, tokens, folder / "data")
+
+
+@pytest.fixture
+def db(audit_db: AuditDb) -> Iterator[Session]:
+    """A session on the shared module database: for reading only."""
+    with audit_db.sessions() as session:
+        yield session
+
+
+@dataclass(frozen=True)
 class Audit:
     client: TestClient
-    tokens: dict[str, str]  # auditor, mock, exemple, ent
+    tokens: dict[str, str]
     settings: Settings
 
     def bearer(self, who: str) -> dict[str, str]:
@@ -89,24 +143,13 @@ class Audit:
 
 
 @pytest.fixture
-def audit_app(session: Session, academy: Dataset, engine: Engine,
-              tmp_path: Path) -> Iterator[Audit]:
-    """The broker app on the seeded database, with a history and one client per role."""
+def audit_app(audit_db: AuditDb) -> Iterator[Audit]:
+    """The broker app on the shared database, with a fresh client (no cookie, no header)."""
     from broker.app import create_app
 
-    settings = Settings(data_dir=tmp_path / "data", host="127.0.0.1", broker_port=18000,
-                        DATABASE_URL=engine.url.render_as_string(hide_password=False))
-    make_history(session, academy)
-    tokens = {
-        "auditor": create_client(session, kind="auditor", ident="dpo", name="DPO")[1],
-        "mock": create_client(session, kind="distributor", ident=MOCK_DISTRIBUTOR,
-                              name="Éditions du banc d'essai")[1],
-        "exemple": create_client(session, kind="distributor", ident=EXEMPLE_DISTRIBUTOR,
-                                 name="Éditions Exemple")[1],
-        "ent": create_client(session, kind="ent", ident=ENT_ID, name="ENT")[1],
-    }
-    session.commit()
+    settings = Settings(data_dir=audit_db.data_dir, host="127.0.0.1", broker_port=18000,
+                        DATABASE_URL=audit_db.url)
     app = create_app(settings)
     with TestClient(app, base_url=settings.broker_base) as client:
-        yield Audit(client, tokens, settings)
+        yield Audit(client, audit_db.tokens, settings)
     app.state.broker.sessions.kw["bind"].dispose()

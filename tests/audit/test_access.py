@@ -46,18 +46,18 @@ def test_an_auditor_reads_every_record(audit_app: Audit) -> None:
 
 
 def test_an_officer_reads_only_the_records_of_their_establishment(
-    audit_app: Audit, session: Session, academy: Dataset
+    audit_app: Audit, db: Session, academy: Dataset
 ) -> None:
-    _officer_cookie(audit_app, session, academy)
+    _officer_cookie(audit_app, db, academy)
     items = _items(audit_app)
     assert items and all(COLLEGE_UAI in str(item["uai"]).split(",") for item in items)
     assert not any(item["uai"] == LYCEE_UAI for item in items)
 
 
 def test_an_officer_asking_for_another_establishment_is_refused(
-    audit_app: Audit, session: Session, academy: Dataset
+    audit_app: Audit, db: Session, academy: Dataset
 ) -> None:
-    _officer_cookie(audit_app, session, academy)
+    _officer_cookie(audit_app, db, academy)
     response = audit_app.client.get(RECORDS, params={"uai": LYCEE_UAI})
     assert response.status_code == 403
     assert response.headers["content-type"] == "application/problem+json"
@@ -65,18 +65,18 @@ def test_an_officer_asking_for_another_establishment_is_refused(
 
 
 def test_an_officer_page_for_another_establishment_is_a_french_refusal(
-    audit_app: Audit, session: Session, academy: Dataset
+    audit_app: Audit, db: Session, academy: Dataset
 ) -> None:
-    _officer_cookie(audit_app, session, academy)
+    _officer_cookie(audit_app, db, academy)
     response = audit_app.client.get("/audit/", params={"uai": LYCEE_UAI})
     assert response.status_code == 403 and "audit.out_of_scope" in response.text
     assert "Hors de votre périmètre" in response.text
 
 
 def test_an_officer_exports_only_their_establishment(
-    audit_app: Audit, session: Session, academy: Dataset
+    audit_app: Audit, db: Session, academy: Dataset
 ) -> None:
-    _officer_cookie(audit_app, session, academy)
+    _officer_cookie(audit_app, db, academy)
     rows = list(csv.DictReader(io.StringIO(audit_app.client.get(RECORDS + ".csv").text)))
     assert rows and all(COLLEGE_UAI in row["uai"] for row in rows)
 

@@ -16,12 +16,11 @@ from broker.api_auth import create_client
 from broker.db import make_engine, session_factory
 from services.dataset import COLLEGE_UAI, LYCEE_UAI
 from services.settings import Settings
-from tests.browser.conftest import (  # noqa: F401 - the live testbed, reused
-    chromium,
-    live_testbed,
-    page,
-    screenshot,
-)
+from tests.browser import conftest as browser
+
+# The live testbed and the browser of tests/browser, reused (not copied).
+chromium, live_testbed, page, screenshot = (browser.chromium, browser.live_testbed,
+                                            browser.page, browser.screenshot)
 
 pytestmark = pytest.mark.browser
 
