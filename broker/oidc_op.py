@@ -221,14 +221,13 @@ def _token_error(error: OidcError) -> Response:
         status, oauth, headers = 400, "invalid_grant", {}
     else:
         status, oauth, headers = 400, "invalid_request", {}
-    response = web.problem(status, error.code, "Requête de jeton refusée", error.detail,
-                           headers=headers)
-    # RFC 6749 §5.2 members, so that any OAuth client library reads the refusal too.
-    body: dict[str, Any] = {"error": oauth, "error_description": error.code,
-                            "type": "about:blank", "title": "Requête de jeton refusée",
-                            "status": status, "code": error.code, "detail": error.detail}
-    return JSONResponse(body, status_code=status, headers=dict(response.headers),
-                        media_type="application/problem+json")
+    # A problem+json document (stable ``code``) that also has the RFC 6749 §5.2 members, so
+    # that any OAuth client library reads the refusal too.
+    body: dict[str, Any] = {"type": "about:blank", "title": "Requête de jeton refusée",
+                            "status": status, "code": error.code, "detail": error.detail,
+                            "error": oauth, "error_description": error.code}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json",
+                        headers={**web.SECURITY_HEADERS, "Pragma": "no-cache", **headers})
 
 
 @router.post("/oidc/token")

@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from broker.mediacentre import entry_query
+from services.keys import generate
+from services.oidc import jose
 from services.settings import Settings
 from tests.flows.harness import error_code, log_in, received_attributes, verdict, walk
 
@@ -152,3 +154,31 @@ async def test_logout_revokes_the_access_and_returns_to_the_registered_uri(
     done = await walk(browser, await browser.get(logout))
     assert str(done.url).startswith(f"{testbed_settings.provider_base}/oidc/logged-out")
     assert lxml.html.fromstring(done.text).xpath('//*[@id="logged-out"]')
+
+
+def _change_upstream(settings: Settings, **values: object) -> None:
+    import json
+
+    engine = create_engine(settings.sqlalchemy_url)
+    with engine.begin() as connection:
+        for column, value in values.items():
+            connection.execute(text(f"UPDATE oidc_providers SET {column} = :v"),
+                               {"v": json.dumps(value)})
+    engine.dispose()
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"algorithms": ["ES256"]}, "oidc.token.algorithm"),  # RS256 is not what was pinned
+    ({"jwks": jose.jwks([generate("not the provider's key")])},
+     "oidc.token.signature"),  # the provider's key is no longer the registered one
+])
+async def test_the_broker_refuses_an_id_token_its_registration_does_not_allow(
+    oidc_browser: httpx.AsyncClient, oidc_upstream_settings: Settings,
+    change: dict[str, object], expected: str,
+) -> None:
+    settings = oidc_upstream_settings
+    _change_upstream(settings, **change)
+    page = await _open(oidc_browser, f"{settings.provider_base}/resource/{MATHS}",
+                       "eleve.assigne", upstream=f"{settings.idp_base}/oidc")
+    assert page.status_code == 400 and error_code(page) == expected
+    assert str(page.url).startswith(settings.broker_base)
