@@ -59,9 +59,6 @@ def test_a_whole_establishment_subscription_by_nature_opens_the_resource_in_that
     _by_nature(session, "300")
     in_lycee = session.scalar(select(Subscription.id).where(Subscription.uai == LYCEE_UAI,
                                                             Subscription.parent_id == "ABO-NAT"))
-    student = load_person(session, _new_lycee_student(session))
-    assert isinstance(decide(session, student, MATHS_ARK, today=NOW.date()), Refusal)
-    subscription_natures.sync(session, NOW, [NEW_LYCEE])
     lycee_student = load_person(session, add_person(session, "elv-lycee-x", LYCEE_UAI,
                                                     "National_elv"))
     grant = decide(session, lycee_student, MATHS_ARK, today=NOW.date())
@@ -77,6 +74,8 @@ def test_an_establishment_that_joins_the_nature_later_gets_its_share_and_the_acc
 ) -> None:
     _by_nature(session, "300")
     student = load_person(session, _new_lycee_student(session))
+    refused = decide(session, student, MATHS_ARK, today=NOW.date())
+    assert isinstance(refused, Refusal) and refused.code == "access.no_subscription"
     assert subscription_natures.sync(session, NOW, [NEW_LYCEE]) == (1, 0)
     assert NEW_LYCEE in _share_ids(session, "ABO-NAT")
     assert isinstance(decide(session, student, MATHS_ARK, today=NOW.date()), Grant)
