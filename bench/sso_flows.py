@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -302,6 +303,7 @@ def main() -> None:
         if schema is not None:
             with create_engine(normalise_url(args.database_url)).begin() as connection:
                 connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

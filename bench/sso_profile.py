@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import tempfile
 import time
 import uuid
@@ -132,6 +133,7 @@ def main() -> None:
         if schema is not None:
             with create_engine(normalise_url(args.database_url)).begin() as connection:
                 connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _measure(args: argparse.Namespace, prepare: Any) -> None:

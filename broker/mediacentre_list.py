@@ -84,11 +84,12 @@ def find(session: Session, ent_id: str, uai: str, person_id: str) -> PersonView:
         raise NotListable("mediacentre.unknown_establishment")
     if establishment.ent_id is not None and establishment.ent_id != ent_id:
         raise NotListable("mediacentre.establishment_of_another_ent")
-    pk = session.scalar(
-        select(Person.id).where(Person.person_id == person_id, Person.ent_id == ent_id))
-    if pk is None:
+    # The row itself, held while load_person runs: its session.get then needs no SELECT.
+    row = session.scalars(
+        select(Person).where(Person.person_id == person_id, Person.ent_id == ent_id)).first()
+    if row is None:
         raise NotListable("mediacentre.unknown_person")
-    person = load_person(session, pk)
+    person = load_person(session, row.id)
     if uai not in person.profiles:
         raise NotListable("mediacentre.person_not_in_establishment")
     return person

@@ -54,6 +54,7 @@ def register(
         from services.saml.errors import SamlError
 
         raise SamlError("saml.metadata.invalid", "neither an IdP nor an SP role")
+    session.info.pop("gar_peers", None)  # rows read before this change are not reused
     # A source describes one peer: what it described before (another entity id, e.g. the
     # mocks on other ports) is no longer trusted.
     session.execute(
