@@ -185,10 +185,11 @@ def cas_router(
                                    "il n'est pas suivi.", 400, params["grain"][:200])
             tickets = params.getlist("ticket")
             if not tickets:
-                if params.get("sso_id") != "GAR":
-                    raise _Refusal("provider.cas.sso_id",
-                                   "Cette ressource s'ouvre par le GAR : son adresse doit porter "
-                                   "sso_id=GAR.", 400)
+                if params.get("sso_id") != "GAR":  # not from the GAR: offer the way in
+                    gar_link = resource.access_url + "?" + urlencode(
+                        {"sso_id": "GAR", **({"grain": grain} if grain else {})})
+                    return render(env, request, "cas_welcome.html", resource=resource,
+                                  gar_link=gar_link)
                 service = f"{resource.access_url}?{request.url.query}"
                 login = f"{broker_cas_base(settings)}/login?{urlencode({'service': service})}"
                 return RedirectResponse(login, status_code=303,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
+import lxml.html
 import pytest
 from sqlalchemy import create_engine, select, text
 
@@ -129,11 +130,13 @@ async def test_a_ticket_moved_to_another_service_url_is_refused(
     assert (page.status_code, error_code(page)) == (403, "cas.INVALID_SERVICE")
 
 
-async def test_publisher_without_sso_id_does_not_start_a_login(
+async def test_publisher_without_sso_id_offers_the_gar_login_without_starting_it(
     browser: httpx.AsyncClient, testbed_settings: Settings
 ) -> None:
     page = await browser.get(f"{testbed_settings.provider_base}/cas/{ATLAS}")
-    assert (page.status_code, error_code(page)) == (400, "provider.cas.sso_id")
+    assert page.status_code == 200
+    link = lxml.html.fromstring(page.text).xpath('//a[@id="gar-login"]/@href')
+    assert link == [access_url(testbed_settings)]
 
 
 async def test_same_person_gets_the_same_ido_and_release_over_cas_and_saml(

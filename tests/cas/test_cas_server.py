@@ -282,3 +282,22 @@ def test_logout_never_redirects_to_an_unregistered_service(client: TestClient) -
 def test_logout_without_service_says_the_person_is_logged_out(client: TestClient) -> None:
     response = client.get("/cas/logout")
     assert response.status_code == 200 and "Vous êtes déconnecté" in response.text
+
+
+def test_concurrent_validations_of_one_ticket_succeed_exactly_once(client: TestClient) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    service = service_url(client)
+    ticket = new_ticket(client, service)
+    attempts = 8
+    barrier = threading.Barrier(attempts)
+
+    def attempt(_: int) -> str | None:
+        barrier.wait()
+        return failure_code(validate(client, service=service, ticket=ticket))
+
+    with ThreadPoolExecutor(max_workers=attempts) as pool:
+        codes = list(pool.map(attempt, range(attempts)))
+    assert codes.count(None) == 1
+    assert codes.count("INVALID_TICKET") == attempts - 1

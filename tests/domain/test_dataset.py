@@ -90,8 +90,9 @@ def test_provider_mock_entity_id_and_resource_urls_follow_its_base(academy: Data
     mock = next(p for p in academy.providers if p.id == "provider-mock")
     assert mock.entity_id == f"{PROVIDER_BASE}/saml/metadata"
     for resource in academy.resources:
-        if resource.provider_id == "provider-mock":
-            assert resource.access_url == f"{PROVIDER_BASE}/resource/{resource.slug}"
+        if resource.provider_id == "provider-mock":  # its SAML side, or its CAS publisher side
+            side = "cas" if resource.protocol == "cas" else "resource"
+            assert resource.access_url == f"{PROVIDER_BASE}/{side}/{resource.slug}"
 
 
 def test_resources_declare_only_catalogue_codes_with_a_purpose(academy: Dataset) -> None:

@@ -18,7 +18,7 @@ SCHEMA = Path(broker.__file__).parent / "ressources_diffusables.xsd"
 ITEM_ORDER = ["idRessource", "nomRessource", "idEditeur", "nomEditeur", "distributeursCom",
               "distributeurTech", "nomDistributeurTech", "affichable", "diffusable"]
 ALL = {"ark:/99999/r10001", "ark:/99999/r10002", "ark:/99999/r10003", "ark:/99999/r10004",
-       "ark:/99999/r10005", "ark:/99999/r20001"}
+       "ark:/99999/r10005", "ark:/99999/r10006", "ark:/99999/r20001"}  # r10006: the CAS one
 
 
 def _document(api: Api, who: str) -> etree._Element:

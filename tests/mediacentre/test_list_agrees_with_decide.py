@@ -25,6 +25,7 @@ from tests.mediacentre.conftest import TODAY
 MATHS, DICTIONARY, CIVICS, EXPIRED, TEACHERS, ATLAS = (
     "ark:/99999/r10001", "ark:/99999/r10002", "ark:/99999/r10003", "ark:/99999/r10004",
     "ark:/99999/r10005", "ark:/99999/r20001")
+CAS_ATLAS = "ark:/99999/r10006"  # a CAS publisher, subscribed by both schools for everyone
 
 
 def _listed(session: Session, person_id: str, uai: str) -> set[str]:
@@ -71,7 +72,7 @@ def test_an_assigned_pupil_sees_assigned_establishment_wide_and_automatic_resour
     session: Session, academy: Dataset
 ) -> None:
     listed = _listed(session, _person_id(academy, "eleve.assigne"), COLLEGE_UAI)
-    assert listed == {MATHS, DICTIONARY, CIVICS, ATLAS}
+    assert listed == {MATHS, DICTIONARY, CIVICS, ATLAS, CAS_ATLAS}
 
 
 def test_an_expired_subscription_and_another_audiences_resource_are_not_listed(
@@ -83,7 +84,7 @@ def test_an_expired_subscription_and_another_audiences_resource_are_not_listed(
 
 def test_a_profile_assignment_reaches_the_librarian(session: Session, academy: Dataset) -> None:
     listed = _listed(session, _person_id(academy, "documentaliste"), COLLEGE_UAI)
-    assert listed == {DICTIONARY, CIVICS, TEACHERS, ATLAS}
+    assert listed == {DICTIONARY, CIVICS, TEACHERS, ATLAS, CAS_ATLAS}
 
 
 def test_a_licence_of_one_establishment_is_not_listed_in_another(
@@ -91,7 +92,7 @@ def test_a_licence_of_one_establishment_is_not_listed_in_another(
 ) -> None:
     teacher = _person_id(academy, "enseignant")
     assert MATHS in _listed(session, teacher, COLLEGE_UAI)
-    assert _listed(session, teacher, LYCEE_UAI) == {DICTIONARY, CIVICS}
+    assert _listed(session, teacher, LYCEE_UAI) == {DICTIONARY, CIVICS, CAS_ATLAS}
 
 
 def test_outside_the_persons_establishments_nothing_is_listed(

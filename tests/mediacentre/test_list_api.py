@@ -123,7 +123,8 @@ def test_the_answer_is_plain_json_when_gzip_is_not_accepted(api: Api, accepted: 
 
 def test_a_person_sees_only_what_they_may_open_in_that_establishment(api: Api) -> None:
     ids = {item["idRessource"] for item in _listed(api)}
-    assert ids == {MATHS, "ark:/99999/r10002", "ark:/99999/r10003", "ark:/99999/r20001"}
+    assert ids == {MATHS, "ark:/99999/r10002", "ark:/99999/r10003", "ark:/99999/r20001",
+                   "ark:/99999/r10006"}  # r10006: the CAS publisher, establishment-wide
     unassigned = {item["idRessource"] for item in _listed(api, _path(user="elv-000002"))}
     assert unassigned == ids - {MATHS}
 
@@ -132,7 +133,8 @@ def test_a_teacher_gets_one_list_per_establishment(api: Api) -> None:
     college = {i["idRessource"] for i in _listed(api, _path(user="ens-000004"))}
     lycee = _listed(api, _path(uai=LYCEE_UAI, user="ens-000004"))
     assert "ark:/99999/r10005" in college and MATHS in college
-    assert {i["idRessource"] for i in lycee} == {"ark:/99999/r10002", "ark:/99999/r10003"}
+    assert {i["idRessource"] for i in lycee} == {"ark:/99999/r10002", "ark:/99999/r10003",
+                                                 "ark:/99999/r10006"}
     assert all(base64.b64decode(parse_qs(urlsplit(i["urlAccesRessource"]).query)["idEtab"][0])
                == LYCEE_UAI.encode() for i in lycee)
 

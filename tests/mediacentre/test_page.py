@@ -71,7 +71,7 @@ def test_filter_options_are_the_levels_and_subjects_of_the_listed_resources(api:
 
 def test_another_establishment_of_the_person_is_chosen_by_uai(api: Api) -> None:
     page = _page(api, idUser="ens-000004", vu="ens-000004", uai=LYCEE_UAI)
-    assert set(_tiles(page)) == {"ark:/99999/r10002", "ark:/99999/r10003"}
+    assert set(_tiles(page)) == {"ark:/99999/r10002", "ark:/99999/r10003", "ark:/99999/r10006"}
 
 
 def test_an_unknown_person_is_told_in_french(api: Api) -> None:
