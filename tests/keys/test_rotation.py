@@ -131,3 +131,28 @@ def _signing_certificates(metadata: bytes) -> tuple[x509.Certificate, ...]:
     role = entity.idp or entity.sp
     assert role is not None
     return tuple(role.signing_certificates)
+
+
+def test_after_rollover_the_jwks_serves_both_keys_and_a_token_of_the_previous_one_verifies(
+    settings: Settings,
+) -> None:
+    """The OIDC side of the overlap, checked with PyJWT (not the broker's own JOSE library)."""
+    import jwt
+    from fastapi.testclient import TestClient
+
+    from services.oidc import jose
+
+    now = datetime.now(UTC)
+    previous = broker_ring(settings).current
+    signed_before = jose.sign({"iss": "gar", "aud": "rp", "sub": "x",
+                               "exp": int(now.timestamp()) + 60}, previous)
+    publish_next(settings.keys_dir, "broker", now)
+    rollover(settings.keys_dir, "broker", now, OVERLAP)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        keys = jwt.PyJWKSet.from_dict(client.get("/oidc/jwks").json())
+    assert {key.key_id for key in keys.keys} == {jose.kid(previous), jose.kid(app.state.broker.keypair)}
+    verifying = keys[jwt.get_unverified_header(signed_before)["kid"]]
+    claims = jwt.decode(signed_before, verifying.key, algorithms=["RS256"], audience="rp")
+    assert claims["sub"] == "x"
+    app.state.broker.sessions.kw["bind"].dispose()
