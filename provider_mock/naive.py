@@ -4,8 +4,11 @@ conformity harness: what an SP written in a hurry does.
 It checks that *a* signature in the document verifies with the broker's certificate, then
 reads the first Assertion under the Response, whatever was signed; it reads values with
 ``.text`` (stopping at a comment) and only the first value of each attribute; it checks no
-audience, recipient, destination, issuer, time window, InResponseTo, nor replay. Never run
-it for real users: it exists so that the harness is shown to catch each of these mistakes.
+audience, recipient, destination, issuer, time window, InResponseTo, nor replay. As a CAS
+publisher it asks the validation endpoint but lets the person in whatever it answers (a
+ticket in the URL is taken as proof), reads the first value of each attribute and follows any
+``grain``. Never run it for real users: it exists so that the harness is shown to catch each
+of these mistakes.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from services.saml import bindings
 from services.saml.constants import NS
 from services.saml.errors import SamlError
 from services.saml.validate import ValidatedAssertion
+from services.saml.xml import parse
 
 _SAML = NS["saml"]
 _DS = NS["ds"]
+_CAS = "http://www.yale.edu/tp/cas"
 
 
 def read_response(value: str, certificates: Sequence[x509.Certificate], *,
@@ -73,3 +78,21 @@ def _any_signature_verifies(root: etree._Element, certificates: Sequence[x509.Ce
         kind = etree.QName(parent).localname.lower() if parent is not None else "response"
         return (kind,)
     raise SamlError("saml.signature.invalid", "no certificate verified the signature")
+
+
+def read_cas_answer(body: bytes, *, max_bytes: int) -> tuple[str, dict[str, list[str]]]:
+    """The user and first attribute values of a success; an unnamed guest on anything else
+    (a failure, an unreadable answer): the hurried client's "the ticket was there"."""
+    try:
+        root = parse(body, max_bytes=max_bytes)
+    except SamlError:
+        return "invité", {}
+    success = root.find(f"{{{_CAS}}}authenticationSuccess")
+    if success is None:
+        return "invité", {}
+    attributes: dict[str, list[str]] = {}
+    holder = success.find(f"{{{_CAS}}}attributes")
+    for element in holder if holder is not None else ():
+        if isinstance(element.tag, str):
+            attributes.setdefault(etree.QName(element).localname, [element.text or ""])
+    return success.findtext(f"{{{_CAS}}}user") or "", attributes

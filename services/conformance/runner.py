@@ -99,7 +99,7 @@ async def run(
                 raise HarnessError(f"le protocole {scenario.protocol} n'est pas encore joué")
             outcome = await player(scenario, target, sandbox, attacker, rule, browser)
         except (HarnessError, httpx.HTTPError) as exc:
-            outcome = _outcome(scenario, False, f"non joué : {_describe(exc)}")
+            outcome = outcome_of(scenario, False, f"non joué : {_describe(exc)}")
         outcomes.append(outcome)
         if progress is not None:
             progress(index, len(scenarios), outcome)
@@ -128,22 +128,29 @@ async def _play(scenario: Scenario, target: Target, sandbox: Sandbox, attacker: 
             form["RelayState"] = relay
         seen = await read(rule, client, await client.post(target.acs_url, data=form))
         if scenario.replay is None:
-            return _judge(scenario, seen, who, rule)
+            return judge(scenario, seen, who, rule)
         if not seen.accepted:
-            return _outcome(scenario, False, "rejeu non vérifiable : la réponse d'origine, "
+            return outcome_of(scenario, False, "rejeu non vérifiable : la réponse d'origine, "
                             f"valide, n'a pas été acceptée ({seen.summary})")
         if scenario.replay == "same-browser":
             seen = await read(rule, client, await client.post(target.acs_url, data=form))
         else:
             async with browser() as other:
                 seen = await read(rule, other, await other.post(target.acs_url, data=form))
-        return _judge(scenario, seen, who, rule)
+        return judge(scenario, seen, who, rule)
+
+
+async def _play_cas(scenario: Scenario, target: Target, sandbox: Sandbox, attacker: KeyPair,
+                    rule: VerdictRule, browser: Browser) -> Outcome:
+    from services.conformance import cas_player  # it builds on this module's outcomes
+
+    return await cas_player.play(scenario, target, sandbox, rule, browser)
 
 
 #: One player per protocol: a CAS publisher's scenarios (forged or reused ticket, ticket for
 #: another service, ``grain`` outside the site, several ``UAI``) get their own, beside SAML's.
 _PLAYERS: dict[str, Callable[[Scenario, Target, Sandbox, KeyPair, VerdictRule, Browser],
-                             Awaitable[Outcome]]] = {"saml": _play}
+                             Awaitable[Outcome]]] = {"saml": _play, "cas": _play_cas}
 
 
 async def authn_request(client: httpx.AsyncClient, target: Target, sandbox: Sandbox) -> Pending:
@@ -181,7 +188,8 @@ def _post_binding(response: httpx.Response, sso_url: str) -> Pending | None:
     return None
 
 
-def _judge(scenario: Scenario, seen: Seen, who: Persona, rule: VerdictRule) -> Outcome:
+def judge(scenario: Scenario, seen: Seen, who: Persona, rule: VerdictRule) -> Outcome:
+    """Compare what was seen with what the scenario expects (shared by every player)."""
     summary = seen.summary
     if scenario.expect == "accept":
         passed = seen.accepted
@@ -190,17 +198,17 @@ def _judge(scenario: Scenario, seen: Seen, who: Persona, rule: VerdictRule) -> O
             if missing:
                 passed = False
                 summary += f" ; valeurs absentes de la page : {', '.join(missing)[:200]}"
-        return _outcome(scenario, passed, summary)
+        return outcome_of(scenario, passed, summary)
     leaked = []
     if seen.accepted and scenario.forbidden is not None:
         leaked = [p for p in scenario.forbidden(who) if re.search(p, seen.body)]
     if leaked:
         summary += " ; la page montre la valeur qu'un lecteur naïf lit"
     if scenario.expect == "reject":
-        return _outcome(scenario, not seen.accepted, summary)
-    return _outcome(scenario, not seen.accepted or not leaked, summary)
+        return outcome_of(scenario, not seen.accepted, summary)
+    return outcome_of(scenario, not seen.accepted or not leaked, summary)
 
 
-def _outcome(scenario: Scenario, passed: bool, seen: str) -> Outcome:
+def outcome_of(scenario: Scenario, passed: bool, seen: str) -> Outcome:
     return Outcome(scenario.id, scenario.family, scenario.title, EXPECTED[scenario.expect],
                    seen, passed, scenario.fix)

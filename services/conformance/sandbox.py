@@ -7,12 +7,14 @@ its own key, kept beside the testbed's other keys and never in git.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
+from services.conformance.cas_sandbox import LOGIN_PATH, CasTickets
+from services.conformance.cas_sandbox import install as install_cas
 from services.keys import KeyPair, load_or_create
 from services.saml import metadata
 
@@ -25,6 +27,8 @@ SSO_PATH = "/saml/idp/sso"
 class Sandbox:
     base_url: str
     key: KeyPair
+    #: The CAS side's tickets, decided by the run (so the run must serve the sandbox).
+    cas: CasTickets = field(default_factory=CasTickets, compare=False, repr=False)
 
     @property
     def entity_id(self) -> str:
@@ -33,6 +37,11 @@ class Sandbox:
     @property
     def sso_url(self) -> str:
         return f"{self.base_url}{SSO_PATH}"
+
+    @property
+    def cas_login_url(self) -> str:
+        """Where a CAS publisher sends the browser; its CAS server base is ``{base}/cas``."""
+        return f"{self.base_url}{LOGIN_PATH}"
 
     def metadata(self) -> bytes:
         return metadata.idp_metadata(
@@ -48,8 +57,8 @@ def load(keys_dir: Path, base_url: str) -> Sandbox:
 
 
 def create_app(sandbox: Sandbox, *, max_xml_bytes: int = 256 * 1024) -> FastAPI:
-    """Serves the sandbox metadata, a page at the SSO URL for a person who lands there, and
-    the page that launches a run (:mod:`services.conformance.page`)."""
+    """Serves the sandbox metadata, a page at the SSO URL for a person who lands there, the
+    page that launches a run (:mod:`services.conformance.page`) and the CAS server."""
     from services.conformance import page
     from services.web import install_error_handlers
 
@@ -57,6 +66,7 @@ def create_app(sandbox: Sandbox, *, max_xml_bytes: int = 256 * 1024) -> FastAPI:
     install_error_handlers(app, name=page.SERVICE_NAME)
     data = sandbox.metadata()
     page.install(app, sandbox, max_xml_bytes=max_xml_bytes)
+    install_cas(app, sandbox.cas)
 
     @app.get(METADATA_PATH)
     async def idp_metadata() -> Response:

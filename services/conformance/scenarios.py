@@ -1,4 +1,4 @@
-"""The scenario tables of the provider-side suite: SAML now, CAS cases to come.
+"""The scenario tables of the provider-side suite (SAML here, CAS in ``cas_scenarios``).
 
 Scenarios are generated from tables (a field, a variant, a placement of the signature), so
 the suite grows by a row, and every scenario carries what a person needs when it fails: what
@@ -59,6 +59,22 @@ class Scenario:
     #: Patterns the page must not show once accepted (what a naive reader would read).
     forbidden: Callable[[Persona], list[str]] | None = None
     protocol: Protocol = "saml"
+    #: For a CAS scenario: which ticket, and which ``grain`` (``cas_scenarios``).
+    cas: CasCase | None = None
+
+
+TicketKind = Literal["login", "forged", "other-service", "expired"]
+
+
+@dataclass(frozen=True)
+class CasCase:
+    """How a CAS scenario reaches the publisher: ``ticket`` "login" goes through the
+    sandbox's ``/cas/login``; the others are handed to the publisher by the harness."""
+
+    ticket: TicketKind = "login"
+    grain: str | None = None
+    #: ``grain`` relative to the publisher's access URL (its own path), for the in-site case.
+    grain_own_path: bool = False
 
 
 @dataclass(frozen=True)

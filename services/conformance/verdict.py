@@ -81,6 +81,8 @@ class Seen:
     url: str
     body: str
     summary: str  # French, one line
+    #: Where the service provider sent the browser off its own site, if it did (not followed).
+    left_to: str | None = None
 
 
 async def read(rule: VerdictRule, browser: httpx.AsyncClient, first: httpx.Response) -> Seen:
@@ -95,6 +97,10 @@ async def read(rule: VerdictRule, browser: httpx.AsyncClient, first: httpx.Respo
             break  # leaving the site (back to an IdP, an error portal): judge this answer
         response = await browser.get(target)
         hops += 1
+    left_to = None
+    if response.is_redirect and "location" in response.headers:
+        away = urljoin(str(response.url), response.headers["location"])
+        left_to = away if _origin(away) != origin else None
     if rule.follow_up_url:
         response = await browser.get(rule.follow_up_url)
     body = response.text if _is_text(response) else ""
@@ -112,7 +118,7 @@ async def read(rule: VerdictRule, browser: httpx.AsyncClient, first: httpx.Respo
         bits.append(f"code {code.group(1).strip()}")
     verdict = "acceptée" if accepted else "refusée"
     return Seen(accepted, response.status_code, str(response.url), body,
-                f"{verdict} ({', '.join(bits)})")
+                f"{verdict} ({', '.join(bits)})", left_to)
 
 
 def _origin(url: str) -> str:
