@@ -1,7 +1,7 @@
 """``gar-testbed conformance``: is a resource editor's service, or an ENT, compatible GAR?
 
 ``provider`` checks a service provider's metadata then plays the scenario suite against its
-ACS, as the broker's identity provider (the sandbox: its metadata is printed by
+ACS (or, with ``--cas-url``, the CAS suite against a CAS publisher's access URL), as the broker's identity provider (the sandbox: its metadata is printed by
 ``sandbox-metadata`` and served during the run with ``--serve``); ``idp`` checks an ENT's
 identity-provider metadata, a captured Response and a mediacentre list answer. Every run
 writes the reports asked for and exits 1 on any failure, so it fits in the editor's CI.
@@ -92,8 +92,12 @@ def serve_page(
 @conformance_app.command("provider")
 def provider(
     ctx: typer.Context,
-    metadata: Annotated[str, typer.Option(help="Métadonnées SAML de votre service : URL ou "
-                                               "fichier.")],
+    metadata: Annotated[str | None, typer.Option(help="Métadonnées SAML de votre service : "
+                                                      "URL ou fichier.")] = None,
+    cas_url: Annotated[str | None, typer.Option(
+        help="Éditeur CAS : URL d'accès de votre ressource (le banc l'ouvre avec ?sso_id=GAR "
+             "et joue les scénarios CAS ; votre serveur CAS est alors --sandbox-url + /cas). "
+             "À la place de --metadata.")] = None,
     login_url: Annotated[str | None, typer.Option(
         help="URL qui déclenche la connexion (votre service y répond par une AuthnRequest "
              "vers le bac à sable).")] = None,
@@ -121,8 +125,9 @@ def provider(
         help="Ne jouer que les scénarios dont l'identifiant commence ainsi (répétable).")] = None,
     html: Html = None, json: Json = None, junit: Junit = None,
 ) -> None:
-    """Contrôle les métadonnées de votre service puis joue les scénarios contre son ACS."""
-    from services.cli import _expected_errors, _settings
+    """Contrôle les métadonnées de votre service puis joue les scénarios contre son ACS
+    (ou, avec --cas-url, les scénarios CAS contre votre ressource)."""
+    from services.cli import CliError, _expected_errors, _settings
     from services.conformance import checks, runner, sandbox, scenarios, verdict
     from services.conformance.report import Report
     from services.peers import read_metadata
@@ -136,6 +141,13 @@ def provider(
             follow_redirects=follow_redirects, follow_up_url=follow_up_url,
             echoes_values=echo_values,
         )
+        if (metadata is None) == (cas_url is None):
+            raise CliError("indiquez soit --metadata (SAML), soit --cas-url (CAS)")
+        if cas_url is not None:
+            _provider_cas(settings.keys_dir, cas_url, sandbox_url, rule, only or [],
+                          html=html, json_path=json, junit=junit)
+            return
+        assert metadata is not None
         raw = read_metadata(metadata, max_bytes=settings.max_xml_bytes)
         entity, found = checks.service_provider(raw)
         outcomes: list[runner.Outcome] = []
@@ -157,6 +169,31 @@ def provider(
                                                   progress=_progress))
         report = Report("provider", subject, rule.describe(), found, outcomes)
         _finish(report, html=html, json_path=json, junit=junit)
+
+
+def _provider_cas(keys_dir: Path, cas_url: str, sandbox_url: str, rule: object,
+                  only: list[str], *, html: Path | None, json_path: Path | None,
+                  junit: Path | None) -> None:
+    """The CAS scenarios; the sandbox is always served, as its tickets live in this run."""
+    from services.cli import CliError
+    from services.conformance import runner, sandbox, scenarios, verdict
+    from services.conformance.cas_scenarios import cas_scenarios
+    from services.conformance.report import Report
+
+    assert isinstance(rule, verdict.VerdictRule)
+    if urlsplit(cas_url).scheme not in ("http", "https") or not urlsplit(cas_url).netloc:
+        raise CliError("--cas-url doit être une URL http:// ou https://")
+    box = sandbox.load(keys_dir, sandbox_url)
+    chosen = scenarios.select(cas_scenarios(), only)
+    target = runner.Target(cas_url, cas_url)
+    typer.echo(f"{len(chosen)} scénarios CAS contre {cas_url} (serveur CAS : "
+               f"{box.base_url}/cas)")
+    typer.echo(rule.describe())
+    with _serving(box, enabled=True):
+        outcomes = asyncio.run(runner.run(chosen, target=target, sandbox=box, rule=rule,
+                                          progress=_progress))
+    _finish(Report("provider", cas_url, rule.describe(), (), outcomes), html=html,
+            json_path=json_path, junit=junit)
 
 
 @conformance_app.command("idp")
