@@ -1,10 +1,11 @@
 """``gar-testbed conformance``: is a resource editor's service, or an ENT, compatible GAR?
 
 ``provider`` checks a service provider's metadata then plays the scenario suite against its
-ACS (or, with ``--cas-url``, the CAS suite against a CAS publisher's access URL), as the broker's identity provider (the sandbox: its metadata is printed by
-``sandbox-metadata`` and served during the run with ``--serve``); ``idp`` checks an ENT's
-identity-provider metadata, a captured Response and a mediacentre list answer. Every run
-writes the reports asked for and exits 1 on any failure, so it fits in the editor's CI.
+ACS (or, with ``--cas-url``, the CAS suite against a CAS publisher's access URL), as the
+broker's identity provider (the sandbox: its metadata is printed by ``sandbox-metadata`` and
+served during the run with ``--serve``); ``idp`` checks an ENT's identity-provider metadata,
+a captured Response and a mediacentre list answer. Every run writes the reports asked for
+and exits 1 on any failure, so it fits in the editor's CI.
 """
 
 from __future__ import annotations
