@@ -60,17 +60,26 @@ class _Hashing:
         self.stream = stream
         self.digest = hashlib.sha256()
         self.tick = tick
+        self.position = 0
+        self.ticked = 0
 
     def read(self, size: int = -1) -> bytes:
         chunk = self.stream.read(size)
         self.digest.update(chunk)
-        if self.tick is not None and chunk:
-            self.tick(len(chunk))
+        self.position += len(chunk)
+        if self.tick is not None and self.position > self.ticked:
+            self.tick(self.position - self.ticked)  # bytes read again are not progress
+            self.ticked = self.position
         return chunk
 
     def seek(self, offset: int) -> None:
-        """Back to the start, to read a refused file again for its line (digest unused)."""
-        self.stream.seek(offset)
+        """Back to the start (the variant is read from the head; a refused file is read
+        again for its line): the digest starts over."""
+        if offset != 0:
+            raise ValueError("only a rewind to the start is supported")
+        self.stream.seek(0)
+        self.digest = hashlib.sha256()
+        self.position = 0
 
 
 def _earliest(stream: _Hashing, exc: Exception, max_bytes: int) -> Exception:

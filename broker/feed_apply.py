@@ -36,7 +36,7 @@ CHUNK = 500
 #: What each kind of file may change, so a report lists every entity, even untouched.
 ENTITIES: dict[str, tuple[str, ...]] = {
     "Etab": ("establishments", "mefs", "subjects"),
-    "Eleve": ("persons", "profiles", "person_mefs", "person_subjects", "memberships"),
+    "Eleve": ("persons", "profiles", "person_mefs", "person_subjects", "levels", "memberships"),
     "Enseignant": ("persons", "profiles", "person_mefs", "levels", "disciplines",
                    "person_subjects", "memberships"),
     "Groupe": ("groups", "memberships", "person_subjects"),
@@ -357,9 +357,12 @@ class Importer:
             rows["profile_new"].append({"person_pk": pk, "uai": uai, "profile": wanted[uai]})
             self.count("profiles", "added")
         if self.kind == "Enseignant":
+            # Secondary: disciplines; primary schools: specialities, the same domain.
             want = {(self.uai(b["GARStructureUAI"][0], r.line), code)
-                    for b in r.nested.get("GAREnsDisciplinesPostes", [])
-                    for code in b["GAREnsDisciplinePosteCode"]}
+                    for b in (*r.nested.get("GAREnsDisciplinesPostes", []),
+                              *r.nested.get("GAREnsSpecialitesPostes", []))
+                    for code in (*b.get("GAREnsDisciplinePosteCode", []),
+                                 *b.get("GAREnsSpecialitePosteCode", []))}
             for key, did in disciplines.items():
                 if key not in want:
                     rows["discipline_gone"].append(did)
@@ -443,10 +446,12 @@ class Importer:
         run("INSERT INTO feed_stage_links (entity, pk, target, uai, code) "
             "SELECT r.entity, p.id, r.target, r.uai, r.code FROM feed_stage_raw r "
             "JOIN persons p ON p.person_id = r.person_id")
-        run("INSERT INTO feed_stage_links (entity, pk, uai, code) "
-            "SELECT DISTINCT 'want_levels', l.pk, mf.uai, mf.mefstat4 FROM feed_stage_links l "
-            "JOIN mefs mf ON mf.id = l.target "
-            "WHERE l.entity = 'person_mefs' AND mf.mefstat4 IS NOT NULL")
+        if self.kind == "Enseignant":  # a teacher's levels: their MEFs' (a student's: none)
+            run("INSERT INTO feed_stage_links (entity, pk, uai, code) "
+                "SELECT DISTINCT 'want_levels', l.pk, mf.uai, mf.mefstat4 "
+                "FROM feed_stage_links l JOIN mefs mf ON mf.id = l.target "
+                "WHERE l.entity = 'person_mefs' AND mf.mefstat4 IS NOT NULL")
+        # Primary schools name the levels themselves (GARPersonMEFSTAT4), whatever the profile.
         run("INSERT INTO feed_stage_links (entity, pk, uai, code) "
             "SELECT DISTINCT 'want_levels', l.pk, l.uai, l.code FROM feed_stage_links l "
             "WHERE l.entity = 'levels'")
