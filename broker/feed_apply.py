@@ -126,6 +126,7 @@ class Importer:
         self._subjects: dict[tuple[str, str], int] | None = None
         self._warned: set[str] = set()
         self._checked: set[str] = set()
+        self._known: dict[Any, dict[tuple[str, str], Any]] = {}
 
     # --- shared checks ------------------------------------------------------------------
 
@@ -208,10 +209,15 @@ class Importer:
     def _on_GAREtab(self, r: Record) -> None:
         uai = self.uai(r.one("GARStructureUAI"), r.line, known=False)
         self.covered.add(uai)
-        row = self.session.get(m.Establishment, uai)
+        if m.Establishment not in self._known:
+            self._known[m.Establishment] = {
+                (row.uai, ""): row for row in self.session.scalars(select(m.Establishment))}
+        known = self._known[m.Establishment]
+        row = known.get((uai, ""))
         values = {"name": r.one("GARStructureNomCourant"), "ent_id": self.ent_id}
         if row is None:
-            self.session.add(m.Establishment(uai=uai, **values))
+            known[(uai, "")] = m.Establishment(uai=uai, **values)
+            self.session.add(known[(uai, "")])
             self.uais.add(uai)
             self.count("establishments", "added")
         else:
@@ -234,10 +240,17 @@ class Importer:
 
     def _upsert(self, model: Any, entity: str, key: dict[str, Any],
                 values: dict[str, Any]) -> Any:
-        row = self.session.scalar(select(model).filter_by(**key))
+        """Create or update by natural key; the table is read once (an Etab file's rows are
+        a few per establishment), not once per element with an autoflush each time."""
+        if model not in self._known:
+            self._known[model] = {(row.uai, row.code): row
+                                  for row in self.session.scalars(select(model))}
+        known = self._known[model]
+        row = known.get((key["uai"], key["code"]))
         if row is None:
             row = model(**key, **values)
             self.session.add(row)
+            known[(key["uai"], key["code"])] = row
             self.count(entity, "added")
         else:
             self.set_values(row, values, entity)
