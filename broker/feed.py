@@ -72,6 +72,10 @@ class _Hashing:
             self.ticked = self.position
         return chunk
 
+    def seekable(self) -> bool:
+        check = getattr(self.stream, "seekable", None)
+        return bool(callable(check) and check())
+
     def seek(self, offset: int) -> None:
         """Back to the start (the variant is read from the head; a refused file is read
         again for its line): the digest starts over."""
@@ -90,6 +94,8 @@ def _earliest(stream: _Hashing, exc: Exception, max_bytes: int) -> Exception:
     importer, or an error be found after a later one. The file is read again on the precise
     path (error path only), and the earlier of the two errors wins.
     """
+    if not stream.seekable():
+        return exc
     found = first_error(stream, max_bytes)  # type: ignore[arg-type]
     if found is not None and (not isinstance(exc, FeedError) or found.line <= exc.line
                               or exc.line == 0):

@@ -245,7 +245,8 @@ def read_feed(stream: IO[bytes], *, max_bytes: int = 2 << 30, new_keys: NewKeys 
 
     Raises :class:`FeedError` (on the first call or while iterating) for anything refused.
     """
-    if callable(getattr(stream, "seek", None)):
+    seekable = getattr(stream, "seekable", None)
+    if callable(seekable) and seekable():
         return _fast(stream, max_bytes, new_keys, keyed_elsewhere)
     return _precise(stream, max_bytes, new_keys, keyed_elsewhere)
 
