@@ -498,9 +498,13 @@ class Importer:
         run("INSERT INTO feed_stage_links (entity, pk, uai, code) "
             "SELECT DISTINCT 'want_levels', l.pk, l.uai, l.code FROM feed_stage_links l "
             "WHERE l.entity = 'levels'")
+        # NOT EXISTS, not NOT IN: PostgreSQL turns a NOT IN over more rows than work_mem
+        # holds into a scan per row (hours at a million people).
+        self.stage.analyze()
         run("INSERT INTO feed_stage_people (pk, in_file) SELECT DISTINCT pp.person_pk, 0 "  # noqa: S608 - constant fragments
             f"FROM person_profiles pp WHERE pp.uai IN ({_UAIS}) AND {kind} "
-            f"AND pp.person_pk NOT IN ({_ALL})", student=STUDENT)
+            "AND NOT EXISTS (SELECT 1 FROM feed_stage_people s WHERE s.pk = pp.person_pk)",
+            student=STUDENT)
         self.stage.analyze()
         self.count("profiles", "removed", run(
             f"DELETE FROM person_profiles WHERE person_pk IN ({_OUT}) AND uai IN ({_UAIS}) "  # noqa: S608 - constant fragments
@@ -645,8 +649,8 @@ class Importer:
             else FeedError("feed.unknown_person", int(person[0]),
                            f"personne inconnue dans l'annuaire : {person[1]}"))
         self.count("groups", "removed", run(
-            f"DELETE FROM groups WHERE uai IN ({_UAIS}) "  # noqa: S608 - constant fragments
-            "AND id NOT IN (SELECT id FROM feed_stage_groups)"))
+            f"DELETE FROM groups WHERE uai IN ({_UAIS}) AND NOT EXISTS "  # noqa: S608 - constant fragments
+            "(SELECT 1 FROM feed_stage_groups g WHERE g.id = groups.id)"))
         run("INSERT INTO feed_stage_links (entity, pk, target) "
             "SELECT DISTINCT 'member', p.id, g.id FROM feed_stage_raw r "
             "JOIN feed_stage_groups g ON g.uai = r.uai AND g.code = r.code "
