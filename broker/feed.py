@@ -60,17 +60,30 @@ class _Hashing:
         self.stream = stream
         self.digest = hashlib.sha256()
         self.tick = tick
+        self.position = 0
+        self.ticked = 0
 
     def read(self, size: int = -1) -> bytes:
         chunk = self.stream.read(size)
         self.digest.update(chunk)
-        if self.tick is not None and chunk:
-            self.tick(len(chunk))
+        self.position += len(chunk)
+        if self.tick is not None and self.position > self.ticked:
+            self.tick(self.position - self.ticked)  # bytes read again are not progress
+            self.ticked = self.position
         return chunk
 
+    def seekable(self) -> bool:
+        check = getattr(self.stream, "seekable", None)
+        return bool(callable(check) and check())
+
     def seek(self, offset: int) -> None:
-        """Back to the start, to read a refused file again for its line (digest unused)."""
-        self.stream.seek(offset)
+        """Back to the start (the variant is read from the head; a refused file is read
+        again for its line): the digest starts over."""
+        if offset != 0:
+            raise ValueError("only a rewind to the start is supported")
+        self.stream.seek(0)
+        self.digest = hashlib.sha256()
+        self.position = 0
 
 
 def _earliest(stream: _Hashing, exc: Exception, max_bytes: int) -> Exception:
@@ -81,6 +94,8 @@ def _earliest(stream: _Hashing, exc: Exception, max_bytes: int) -> Exception:
     importer, or an error be found after a later one. The file is read again on the precise
     path (error path only), and the earlier of the two errors wins.
     """
+    if not stream.seekable():
+        return exc
     found = first_error(stream, max_bytes)  # type: ignore[arg-type]
     if found is not None and (not isinstance(exc, FeedError) or found.line <= exc.line
                               or exc.line == 0):

@@ -15,13 +15,14 @@ an unchanged file reports 0 added, changed and removed.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select, text, update
+from sqlalchemy import JSON, Table, bindparam, delete, insert, select, text, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
@@ -36,7 +37,7 @@ CHUNK = 500
 #: What each kind of file may change, so a report lists every entity, even untouched.
 ENTITIES: dict[str, tuple[str, ...]] = {
     "Etab": ("establishments", "mefs", "subjects"),
-    "Eleve": ("persons", "profiles", "person_mefs", "person_subjects", "memberships"),
+    "Eleve": ("persons", "profiles", "person_mefs", "person_subjects", "levels", "memberships"),
     "Enseignant": ("persons", "profiles", "person_mefs", "levels", "disciplines",
                    "person_subjects", "memberships"),
     "Groupe": ("groups", "memberships", "person_subjects"),
@@ -126,6 +127,7 @@ class Importer:
         self._subjects: dict[tuple[str, str], int] | None = None
         self._warned: set[str] = set()
         self._checked: set[str] = set()
+        self._known: dict[Any, dict[tuple[str, str], Any]] = {}
 
     # --- shared checks ------------------------------------------------------------------
 
@@ -156,6 +158,35 @@ class Importer:
             self._subjects = {(r.uai, r.code): r.id for r in self.session.execute(
                 select(m.Subject.uai, m.Subject.code, m.Subject.id))}
         return self._subjects
+
+    def _insert_rows(self, table: Table, rows: list[dict[str, Any]],
+                     returning: tuple[Any, ...] = ()) -> Any:
+        """Many rows in one statement. PostgreSQL: one ``unnest`` of one array per column
+        (psycopg parses a long multi-row VALUES statement anew each time, and that was most
+        of the import's CPU); SQLite: the driver's executemany."""
+        if not self.stage.postgres:
+            statement = insert(table).returning(*returning) if returning else insert(table)
+            return self.session.execute(statement, rows)
+        dialect = self.session.get_bind().dialect
+        names = list(rows[0])
+        arrays, selected, params = [], [], {}
+        for i, name in enumerate(names):
+            column = table.c[name]
+            values = [row[name] for row in rows]
+            if isinstance(column.type, JSON):
+                values = [json.dumps(value) for value in values]
+                arrays.append(f"CAST(:p{i} AS TEXT[])")
+                selected.append(f"CAST(u.c{i} AS JSON)")
+            else:
+                arrays.append(f"CAST(:p{i} AS {column.type.compile(dialect=dialect)}[])")
+                selected.append(f"u.c{i}")
+            params[f"p{i}"] = values
+        aliases = ", ".join(f"c{i}" for i in range(len(names)))
+        sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "  # noqa: S608 - model names
+               f"SELECT {', '.join(selected)} FROM unnest({', '.join(arrays)}) AS u({aliases})")
+        if returning:
+            sql += " RETURNING " + ", ".join(column.name for column in returning)
+        return self.session.execute(text(sql), params)
 
     def count(self, entity: str, what: str, n: int = 1) -> None:
         counts = self.out.counts[entity]
@@ -208,10 +239,15 @@ class Importer:
     def _on_GAREtab(self, r: Record) -> None:
         uai = self.uai(r.one("GARStructureUAI"), r.line, known=False)
         self.covered.add(uai)
-        row = self.session.get(m.Establishment, uai)
+        if m.Establishment not in self._known:
+            self._known[m.Establishment] = {
+                (row.uai, ""): row for row in self.session.scalars(select(m.Establishment))}
+        known = self._known[m.Establishment]
+        row = known.get((uai, ""))
         values = {"name": r.one("GARStructureNomCourant"), "ent_id": self.ent_id}
         if row is None:
-            self.session.add(m.Establishment(uai=uai, **values))
+            known[(uai, "")] = m.Establishment(uai=uai, **values)
+            self.session.add(known[(uai, "")])
             self.uais.add(uai)
             self.count("establishments", "added")
         else:
@@ -234,10 +270,17 @@ class Importer:
 
     def _upsert(self, model: Any, entity: str, key: dict[str, Any],
                 values: dict[str, Any]) -> Any:
-        row = self.session.scalar(select(model).filter_by(**key))
+        """Create or update by natural key; the table is read once (an Etab file's rows are
+        a few per establishment), not once per element with an autoflush each time."""
+        if model not in self._known:
+            self._known[model] = {(row.uai, row.code): row
+                                  for row in self.session.scalars(select(model))}
+        known = self._known[model]
+        row = known.get((key["uai"], key["code"]))
         if row is None:
             row = model(**key, **values)
             self.session.add(row)
+            known[(key["uai"], key["code"])] = row
             self.count(entity, "added")
         else:
             self.set_values(row, values, entity)
@@ -297,8 +340,8 @@ class Importer:
                                | {"b_pk": row.id})
         pk_of = {row.person_id: row.id for row in existing.values()}
         if new:
-            for pk, person_id in self.session.execute(
-                    insert(PERSONS).returning(PERSONS.c.id, PERSONS.c.person_id), new):
+            for pk, person_id in self._insert_rows(
+                    PERSONS, new, (PERSONS.c.id, PERSONS.c.person_id)):
                 pk_of[person_id] = pk
             self.count("persons", "added", len(new))
         if changed:
@@ -318,7 +361,7 @@ class Importer:
                 self.session.execute(delete(table).where(table.c.id.in_(chunk)))
         for table, key in ((PROFILES, "profile_new"), (DISCIPLINES, "discipline_new")):
             if rows[key]:
-                self.session.execute(insert(table), rows[key])
+                self._insert_rows(table, rows[key])
 
     def _person_values(self, r: Record) -> tuple[dict[str, Any], dict[str, str]]:
         """The person's columns, and its wanted profiles (uai -> profile)."""
@@ -357,9 +400,12 @@ class Importer:
             rows["profile_new"].append({"person_pk": pk, "uai": uai, "profile": wanted[uai]})
             self.count("profiles", "added")
         if self.kind == "Enseignant":
+            # Secondary: disciplines; primary schools: specialities, the same domain.
             want = {(self.uai(b["GARStructureUAI"][0], r.line), code)
-                    for b in r.nested.get("GAREnsDisciplinesPostes", [])
-                    for code in b["GAREnsDisciplinePosteCode"]}
+                    for b in (*r.nested.get("GAREnsDisciplinesPostes", []),
+                              *r.nested.get("GAREnsSpecialitesPostes", []))
+                    for code in (*b.get("GAREnsDisciplinePosteCode", []),
+                                 *b.get("GAREnsSpecialitePosteCode", []))}
             for key, did in disciplines.items():
                 if key not in want:
                     rows["discipline_gone"].append(did)
@@ -443,16 +489,22 @@ class Importer:
         run("INSERT INTO feed_stage_links (entity, pk, target, uai, code) "
             "SELECT r.entity, p.id, r.target, r.uai, r.code FROM feed_stage_raw r "
             "JOIN persons p ON p.person_id = r.person_id")
-        run("INSERT INTO feed_stage_links (entity, pk, uai, code) "
-            "SELECT DISTINCT 'want_levels', l.pk, mf.uai, mf.mefstat4 FROM feed_stage_links l "
-            "JOIN mefs mf ON mf.id = l.target "
-            "WHERE l.entity = 'person_mefs' AND mf.mefstat4 IS NOT NULL")
+        if self.kind == "Enseignant":  # a teacher's levels: their MEFs' (a student's: none)
+            run("INSERT INTO feed_stage_links (entity, pk, uai, code) "
+                "SELECT DISTINCT 'want_levels', l.pk, mf.uai, mf.mefstat4 "
+                "FROM feed_stage_links l JOIN mefs mf ON mf.id = l.target "
+                "WHERE l.entity = 'person_mefs' AND mf.mefstat4 IS NOT NULL")
+        # Primary schools name the levels themselves (GARPersonMEFSTAT4), whatever the profile.
         run("INSERT INTO feed_stage_links (entity, pk, uai, code) "
             "SELECT DISTINCT 'want_levels', l.pk, l.uai, l.code FROM feed_stage_links l "
             "WHERE l.entity = 'levels'")
+        # NOT EXISTS, not NOT IN: PostgreSQL turns a NOT IN over more rows than work_mem
+        # holds into a scan per row (hours at a million people).
+        self.stage.analyze()
         run("INSERT INTO feed_stage_people (pk, in_file) SELECT DISTINCT pp.person_pk, 0 "  # noqa: S608 - constant fragments
             f"FROM person_profiles pp WHERE pp.uai IN ({_UAIS}) AND {kind} "
-            f"AND pp.person_pk NOT IN ({_ALL})", student=STUDENT)
+            "AND NOT EXISTS (SELECT 1 FROM feed_stage_people s WHERE s.pk = pp.person_pk)",
+            student=STUDENT)
         self.stage.analyze()
         self.count("profiles", "removed", run(
             f"DELETE FROM person_profiles WHERE person_pk IN ({_OUT}) AND uai IN ({_UAIS}) "  # noqa: S608 - constant fragments
@@ -547,8 +599,8 @@ class Importer:
                 changed.append({"b_id": row.id, "b_label": values["label"],
                                 "b_status": values["status"], "b_divisions": values["divisions"]})
         if new:
-            for gid, uai, code in self.session.execute(
-                    insert(GROUPS).returning(GROUPS.c.id, GROUPS.c.uai, GROUPS.c.code), new):
+            for gid, uai, code in self._insert_rows(
+                    GROUPS, new, (GROUPS.c.id, GROUPS.c.uai, GROUPS.c.code)):
                 self.stage.add("feed_stage_groups", (gid, uai, code))
             self.count("groups", "added", len(new))
         if changed:
@@ -597,8 +649,8 @@ class Importer:
             else FeedError("feed.unknown_person", int(person[0]),
                            f"personne inconnue dans l'annuaire : {person[1]}"))
         self.count("groups", "removed", run(
-            f"DELETE FROM groups WHERE uai IN ({_UAIS}) "  # noqa: S608 - constant fragments
-            "AND id NOT IN (SELECT id FROM feed_stage_groups)"))
+            f"DELETE FROM groups WHERE uai IN ({_UAIS}) AND NOT EXISTS "  # noqa: S608 - constant fragments
+            "(SELECT 1 FROM feed_stage_groups g WHERE g.id = groups.id)"))
         run("INSERT INTO feed_stage_links (entity, pk, target) "
             "SELECT DISTINCT 'member', p.id, g.id FROM feed_stage_raw r "
             "JOIN feed_stage_groups g ON g.uai = r.uai AND g.code = r.code "

@@ -18,14 +18,25 @@ from typing import IO, Any
 
 from lxml import etree
 
-from services.feed.names import CHILDREN, KINDS, NAMESPACE, kind_of_root, root_tag
+from services.feed.names import (
+    KINDS,
+    NAMESPACE,
+    NAMESPACE_1D,
+    VARIANTS,
+    children,
+    kind_of_root,
+    root_tag,
+    variant_of,
+)
 from services.feed.schema import element_schema, file_schema, stream_schema
 
 _NS = f"{{{NAMESPACE}}}"
-_NESTED = {"GARPersonProfils", "GAREnsDisciplinesPostes"}
+_NS_1D = f"{{{NAMESPACE_1D}}}"
+_NESTED = {"GARPersonProfils", "GAREnsDisciplinesPostes", "GAREnsSpecialitesPostes"}
 #: The roots and their top-level children: the only elements the fast path hands to Python.
-_TOP_TAGS = sorted({root_tag(kind) for kind in KINDS}
-                   | {f"{_NS}{tag}" for tags in CHILDREN.values() for tag in tags})
+_TOP_TAGS = sorted({root_tag(kind, variant) for kind in KINDS for variant in VARIANTS}
+                   | {f"{{{VARIANTS[variant][0]}}}{tag}" for kind in KINDS for variant in VARIANTS
+                      for tag in children(kind, variant)})
 #: Any entity reference but the five predefined ones and character references.
 _ENTITY = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);|#[0-9]+;|#x[0-9A-Fa-f]+;)")
 _FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY", b"<!ELEMENT", b"<!ATTLIST", b"<!NOTATION")
@@ -103,6 +114,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "GARPersonGroupe": ("GARStructureUAI", "GARPersonIdentifiant", "GARGroupeCode"),
     "GARPersonMEF": ("GARStructureUAI", "GARPersonIdentifiant", "GARMEFCode"),
     "GAREleveEnseignement": ("GARStructureUAI", "GARPersonIdentifiant", "GARMatiereCode"),
+    "GARPersonMEFSTAT4": ("GARStructureUAI", "GARPersonIdentifiant", "GARMEFSTAT4"),
 }
 
 
@@ -120,8 +132,8 @@ class _Checker:
     """
 
     def __init__(self, kind: str, new_keys: NewKeys | None = None,
-                 keyed_elsewhere: frozenset[str] = frozenset()) -> None:
-        self.order = CHILDREN[kind]
+                 keyed_elsewhere: frozenset[str] = frozenset(), variant: str = "2d") -> None:
+        self.order = children(kind, variant)
         #: Tags whose keys the caller checks itself (the importer, in SQL, at the end).
         self.keyed_elsewhere = keyed_elsewhere if new_keys is not None else frozenset()
         self.position = 0
@@ -233,7 +245,8 @@ def read_feed(stream: IO[bytes], *, max_bytes: int = 2 << 30, new_keys: NewKeys 
 
     Raises :class:`FeedError` (on the first call or while iterating) for anything refused.
     """
-    if callable(getattr(stream, "seek", None)):
+    seekable = getattr(stream, "seekable", None)
+    if callable(seekable) and seekable():
         return _fast(stream, max_bytes, new_keys, keyed_elsewhere)
     return _precise(stream, max_bytes, new_keys, keyed_elsewhere)
 
@@ -250,10 +263,11 @@ def _fast(stream: IO[bytes], max_bytes: int, new_keys: NewKeys | None,
     in C memory grow with the file); only the top-level elements reach Python, and the keys
     are checked against the staging table a batch at a time.
     """
+    variant = _peek_variant(stream)
     guarded = _Guarded(stream, max_bytes)
     etree.clear_error_log()
     events = _iterparse(guarded, events=("start", "end"), tag=_TOP_TAGS,
-                        schema=stream_schema())
+                        schema=stream_schema(variant))
     try:
         _event, root = next(events)
     except etree.XMLSyntaxError as exc:
@@ -263,11 +277,28 @@ def _fast(stream: IO[bytes], max_bytes: int, new_keys: NewKeys | None,
     kind = kind_of_root(root.tag)
     version = root.get("Version")
     docinfo = root.getroottree().docinfo
-    if kind is None or not version or docinfo.doctype or docinfo.internalDTD is not None:
+    if (kind is None or not version or docinfo.doctype or docinfo.internalDTD is not None
+            or variant_of(root.tag) != variant):
         raise _precise_error(stream, max_bytes, None)
     return kind, version, _fast_records(events, root,
-                                        _Checker(kind, new_keys, keyed_elsewhere), stream,
-                                        max_bytes)
+                                        _Checker(kind, new_keys, keyed_elsewhere, variant),
+                                        stream, max_bytes)
+
+
+def _peek_variant(stream: IO[bytes]) -> str:
+    """The variant of a file by its root's namespace, read from its head (then rewound)."""
+    head = stream.read(65536)
+    stream.seek(0)
+    parser = etree.XMLPullParser(events=("start",), resolve_entities=False, no_network=True,
+                                 load_dtd=False, huge_tree=False)
+    try:
+        parser.feed(head)
+        for _event, element in parser.read_events():
+            if isinstance(element, etree._Element):
+                return variant_of(str(element.tag))
+    except etree.XMLSyntaxError:
+        pass  # the reader will say what is wrong
+    return "2d"
 
 
 def _fast_records(events: Iterator[tuple[str, etree._Element]], root: etree._Element,
@@ -383,17 +414,20 @@ def _precise(stream: IO[bytes], max_bytes: int, new_keys: NewKeys | None,
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise FeedError("feed.dtd_forbidden", 1, "déclaration de type de document refusée")
+    variant = variant_of(root.tag)
     shell = etree.Element(root.tag, dict(root.attrib))
-    if not file_schema().validate(shell):
-        error: Any = file_schema().error_log.last_error  # type: ignore[attr-defined]
+    if not file_schema(variant).validate(shell):
+        error: Any = file_schema(variant).error_log.last_error  # type: ignore[attr-defined]
         raise FeedError("feed.invalid", _line(root) or 1, _clean(str(error.message)))
-    return kind, version, _records(events, root, _Checker(kind, new_keys, keyed_elsewhere),
-                                   guarded)
+    return kind, version, _records(events, root,
+                                   _Checker(kind, new_keys, keyed_elsewhere, variant), guarded,
+                                   variant)
 
 
 def _records(events: Iterator[tuple[str, etree._Element]], root: etree._Element,
-             checker: _Checker, guarded: _Guarded) -> Iterator[Record]:
-    validator = element_schema()
+             checker: _Checker, guarded: _Guarded, variant: str) -> Iterator[Record]:
+    validator = element_schema(variant)
+    namespace = f"{{{VARIANTS[variant][0]}}}"
     depth = 1
     last_line = _line(root) or 1
     try:
@@ -408,7 +442,7 @@ def _records(events: Iterator[tuple[str, etree._Element]], root: etree._Element,
             if depth != 1:
                 continue
             last_line = _line(element) or last_line
-            if not isinstance(element.tag, str) or not element.tag.startswith(_NS):
+            if not isinstance(element.tag, str) or not element.tag.startswith(namespace):
                 raise FeedError("feed.invalid", last_line, f"élément inattendu : {element.tag}")
             if not validator.validate(element):
                 error: Any = validator.error_log.last_error  # type: ignore[attr-defined]
@@ -427,7 +461,7 @@ def _records(events: Iterator[tuple[str, etree._Element]], root: etree._Element,
 
 
 def _clean(message: str) -> str:
-    return message.replace(_NS, "")[:300]
+    return message.replace(_NS_1D, "").replace(_NS, "")[:300]
 
 
 def _syntax(exc: etree.XMLSyntaxError, events: Any, fallback: int = 0) -> FeedError:

@@ -47,6 +47,16 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     "feed_stage_groups": ("id", "uai", "code"),
     "feed_stage_uais": ("uai",),
 }
+#: PostgreSQL array types of the columns, for ``unnest``: one short statement whatever the
+#: batch (psycopg parses a statement's placeholders anew when it is too long to cache).
+_PG_TYPES: dict[str, tuple[str, ...]] = {
+    "feed_stage_keys": ("text", "text"),
+    "feed_stage_people": ("int", "int"),
+    "feed_stage_links": ("text", "int", "int", "text", "text"),
+    "feed_stage_raw": ("text", "text", "text", "text", "int", "int"),
+    "feed_stage_groups": ("int", "text", "text"),
+    "feed_stage_uais": ("text",),
+}
 
 
 def staged(*, in_file: bool = False) -> TextualSelect:
@@ -79,6 +89,12 @@ class Stage:
     def _insert(self, table: str, rows: list[tuple[Any, ...]], *, suffix: str = "") -> Any:
         """One multi-row INSERT (the driver's executemany is one round trip per row)."""
         names = _COLUMNS.get(table, ("tag", "k"))
+        if self.postgres:
+            arrays = ", ".join(f"%s::{kind}[]" for kind in _PG_TYPES[table])
+            sql = (f"INSERT INTO {table} ({', '.join(names)}) "  # noqa: S608 - constants
+                   f"SELECT * FROM unnest({arrays}){suffix}")
+            self.cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+            return self.cursor
         one = "(" + ", ".join([self.mark] * len(names)) + ")"
         sql = (f"INSERT INTO {table} ({', '.join(names)}) VALUES "  # noqa: S608 - constants
                + ", ".join([one] * len(rows)) + suffix)

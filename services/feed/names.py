@@ -12,6 +12,12 @@ from datetime import datetime
 
 NAMESPACE = "http://data.education.fr/ns/gar"
 VERSION = "1.7"
+#: The primary-school variant (premier degré): its own namespace and schema version.
+NAMESPACE_1D = "http://data.education.fr/ns/gar/1d"
+VERSION_1D = "1.4"
+#: Variant -> (namespace, version, file-name degree).
+VARIANTS: dict[str, tuple[str, str, str]] = {"2d": (NAMESPACE, VERSION, "2D"),
+                                             "1d": (NAMESPACE_1D, VERSION_1D, "1D")}
 #: The five kinds, in the order they must be imported (establishments first, then people).
 KINDS: tuple[str, ...] = ("Etab", "Eleve", "Enseignant", "Groupe", "RespAff")
 #: The top-level children each root may hold, in their documented order.
@@ -22,28 +28,47 @@ CHILDREN: dict[str, tuple[str, ...]] = {
     "Groupe": ("GARGroupe", "GARPersonGroupe", "GAREnsGroupeMatiere", "GAREnsClasseMatiere"),
     "RespAff": ("GARRespAff",),
 }
+#: The same, for primary schools: levels as MEFSTAT4, no MEF, no subject, no teacher links.
+CHILDREN_1D: dict[str, tuple[str, ...]] = {
+    "Etab": ("GAREtab",),
+    "Eleve": ("GAREleve", "GARPersonMEFSTAT4"),
+    "Enseignant": ("GAREnseignant", "GARPersonMEFSTAT4"),
+    "Groupe": ("GARGroupe", "GARPersonGroupe"),
+    "RespAff": ("GARRespAff",),
+}
 MAX_NODES_PER_FILE = 10_000
 
 _NAME = re.compile(
-    r"(?P<ent>[^/\\]{1,64})_GAR-ENT_Complet_(?P<at>\d{8}_\d{6})_2D_"
+    r"(?P<ent>[^/\\]{1,64})_GAR-ENT_Complet_(?P<at>\d{8}_\d{6})_(?P<degree>[12]D)_"
     r"(?P<kind>Eleve|Enseignant|Etab|Groupe|RespAff)_(?P<seq>\d{4})\.xml"
 )
 
 
-def root_tag(kind: str) -> str:
-    return f"{{{NAMESPACE}}}GAR-ENT-{kind}"
+def children(kind: str, variant: str = "2d") -> tuple[str, ...]:
+    return (CHILDREN_1D if variant == "1d" else CHILDREN)[kind]
+
+
+def root_tag(kind: str, variant: str = "2d") -> str:
+    return f"{{{VARIANTS[variant][0]}}}GAR-ENT-{kind}"
 
 
 def kind_of_root(tag: str) -> str | None:
-    """The kind of a root element's qualified tag, None for anything else."""
-    for kind in KINDS:
-        if tag == root_tag(kind):
-            return kind
+    """The kind of a root element's qualified tag (either variant), None for anything else."""
+    for variant in VARIANTS:
+        for kind in KINDS:
+            if tag == root_tag(kind, variant):
+                return kind
     return None
 
 
-def file_name(ent_id: str, kind: str, at: datetime, sequence: int) -> str:
-    return f"{ent_id}_GAR-ENT_Complet_{at:%Y%m%d_%H%M%S}_2D_{kind}_{sequence:04d}.xml"
+def variant_of(tag: str) -> str:
+    """The variant a qualified tag belongs to, by its namespace ("2d" for anything else)."""
+    return "1d" if tag.startswith(f"{{{NAMESPACE_1D}}}") else "2d"
+
+
+def file_name(ent_id: str, kind: str, at: datetime, sequence: int, variant: str = "2d") -> str:
+    degree = VARIANTS[variant][2]
+    return f"{ent_id}_GAR-ENT_Complet_{at:%Y%m%d_%H%M%S}_{degree}_{kind}_{sequence:04d}.xml"
 
 
 @dataclass(frozen=True)
@@ -52,6 +77,7 @@ class FeedName:
     kind: str
     at: str
     sequence: int
+    degree: str = "2D"  # 1D: a primary-school (1d variant) file
 
 
 def parse_name(name: str) -> FeedName | None:
@@ -59,7 +85,7 @@ def parse_name(name: str) -> FeedName | None:
     found = _NAME.fullmatch(name)
     if found is None:
         return None
-    return FeedName(found["ent"], found["kind"], found["at"], int(found["seq"]))
+    return FeedName(found["ent"], found["kind"], found["at"], int(found["seq"]), found["degree"])
 
 
 def import_order(name: str) -> tuple[int, str]:

@@ -21,31 +21,38 @@ _ELEMENT_TYPES = {
     "GARGroupe": "gar:Groupe", "GARPersonGroupe": "gar:PersonGroupe",
     "GAREnsGroupeMatiere": "gar:EnsGroupeMatiere", "GAREnsClasseMatiere": "gar:EnsGroupeMatiere",
 }
+_ELEMENT_TYPES_1D = {
+    "GAREleve": "gar:Eleve", "GAREnseignant": "gar:Enseignant",
+    "GARPersonMEFSTAT4": "gar:PersonMEFSTAT4", "GARRespAff": "gar:RespAff",
+    "GAREtab": "gar:Etab", "GARGroupe": "gar:Groupe", "GARPersonGroupe": "gar:PersonGroupe",
+}
+#: Variant -> the shipped XSD (secondary schools; primary schools, "premier degré").
+_FILES = {"2d": "gar-ent.xsd", "1d": "gar-ent-1d.xsd"}
 
 
-def xsd_bytes() -> bytes:
-    return resources.files("services.feed").joinpath("gar-ent.xsd").read_bytes()
+def xsd_bytes(variant: str = "2d") -> bytes:
+    return resources.files("services.feed").joinpath(_FILES[variant]).read_bytes()
 
 
-def _xsd_tree() -> etree._Element:
+def _xsd_tree(variant: str = "2d") -> etree._Element:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    return etree.fromstring(xsd_bytes(), parser=parser)
+    return etree.fromstring(xsd_bytes(variant), parser=parser)
 
 
 @cache
-def file_schema() -> etree.XMLSchema:
+def file_schema(variant: str = "2d") -> etree.XMLSchema:
     """The schema of the five kinds of file."""
-    return etree.XMLSchema(_xsd_tree())
+    return etree.XMLSchema(_xsd_tree(variant))
 
 
 @cache
-def stream_schema() -> etree.XMLSchema:
+def stream_schema(variant: str = "2d") -> etree.XMLSchema:
     """The file schema without its keys, for libxml2 to validate a whole stream in C.
 
     libxml2 holds every ``xs:key``/``xs:unique`` value it checks until the document ends
     (+69 MiB for 20,000 students): the importer checks the same keys in its staging table.
     """
-    tree = _xsd_tree()
+    tree = _xsd_tree(variant)
     for constraint in tree.iter(f"{{{XS}}}key", f"{{{XS}}}unique"):
         parent = constraint.getparent()
         if parent is not None:
@@ -54,9 +61,10 @@ def stream_schema() -> etree.XMLSchema:
 
 
 @cache
-def element_schema() -> etree.XMLSchema:
+def element_schema(variant: str = "2d") -> etree.XMLSchema:
     """The same types, with each top-level child of a root declared as a global element."""
-    tree = copy.deepcopy(_xsd_tree())
-    for name, type_name in _ELEMENT_TYPES.items():
+    tree = copy.deepcopy(_xsd_tree(variant))
+    types = _ELEMENT_TYPES_1D if variant == "1d" else _ELEMENT_TYPES
+    for name, type_name in types.items():
         etree.SubElement(tree, f"{{{XS}}}element", name=name, type=type_name)
     return etree.XMLSchema(tree)

@@ -18,7 +18,7 @@ from typing import Any
 from lxml import etree
 
 from services.dataset import Dataset, Person
-from services.feed.names import CHILDREN, KINDS, MAX_NODES_PER_FILE, NAMESPACE, VERSION, file_name
+from services.feed.names import KINDS, MAX_NODES_PER_FILE, VARIANTS, children, file_name
 
 STUDENT = "National_elv"
 Node = tuple[str, list[tuple[str, object]]]  # tag, children (leaf text or nested Node)
@@ -40,7 +40,15 @@ def _components(data: Dataset) -> dict[str, str]:
     return {uai: find(uai) for uai in list(parent)}
 
 
-def _person_nodes(person: Person, kind: str, data: Dataset) -> list[Node]:
+def _variants(data: Dataset, group_of: dict[str, str]) -> dict[str, str]:
+    """Each establishment group's variant: primary (1d) when all its establishments are."""
+    kinds: dict[str, set[str | None]] = defaultdict(set)
+    for est in data.establishments:
+        kinds[group_of[est.uai]].add(est.kind)
+    return {group: "1d" if found == {"ecole"} else "2d" for group, found in kinds.items()}
+
+
+def _person_nodes(person: Person, kind: str, data: Dataset, variant: str = "2d") -> list[Node]:
     children: list[tuple[str, object]] = [("GARPersonIdentifiant", person.person_id)]
     for uai, profile in person.profiles:
         children.append(("GARPersonProfils", [("GARStructureUAI", uai),
@@ -57,9 +65,11 @@ def _person_nodes(person: Person, kind: str, data: Dataset) -> list[Node]:
         by_uai: dict[str, list[str]] = defaultdict(list)
         for uai, code in person.disciplines:
             by_uai[uai].append(code)
+        block, leaf = (("GAREnsSpecialitesPostes", "GAREnsSpecialitePosteCode")
+                       if variant == "1d" else
+                       ("GAREnsDisciplinesPostes", "GAREnsDisciplinePosteCode"))
         for uai, codes in by_uai.items():
-            children.append(("GAREnsDisciplinesPostes", [("GARStructureUAI", uai)] + [
-                ("GAREnsDisciplinePosteCode", c) for c in codes]))
+            children.append((block, [("GARStructureUAI", uai)] + [(leaf, c) for c in codes]))
         children += [("GARPersonMail", mail) for mail in person.emails]
     return [("GAREleve" if kind == "Eleve" else "GAREnseignant", children)]
 
@@ -82,11 +92,18 @@ def _triple(tag: str, uai: str, person_id: str, name: str, value: str) -> Node:
 def nodes_by_kind(data: Dataset) -> dict[str, dict[str, list[Node]]]:
     """For each kind, the top-level nodes of each establishment group (in documented order)."""
     group_of = _components(data)
+    variant_of = _variants(data, group_of)
     out: dict[str, dict[str, dict[str, list[Node]]]] = {
         kind: defaultdict(lambda: defaultdict(list)) for kind in KINDS}
 
     def put(kind: str, uai: str, node: Node) -> None:
-        out[kind][group_of[uai]][node[0]].append(node)
+        if node[0] in children(kind, variant_of[group_of[uai]]):  # 1d: fewer sections
+            out[kind][group_of[uai]][node[0]].append(node)
+
+    def primary(uai: str) -> bool:
+        return variant_of[group_of[uai]] == "1d"
+
+    stat4 = {(mef.uai, mef.code): mef.mefstat4 for mef in data.mefs}
 
     for est in data.establishments:
         put("Etab", est.uai, ("GAREtab", [("GARStructureUAI", est.uai),
@@ -109,9 +126,15 @@ def nodes_by_kind(data: Dataset) -> dict[str, dict[str, list[Node]]]:
         student = any(p.lower() == STUDENT.lower() for _u, p in person.profiles)
         kind = "Eleve" if student else "Enseignant"
         home = (person.establishments or tuple(u for u, _p in person.profiles))[0]
-        for node in _person_nodes(person, kind, data):
+        for node in _person_nodes(person, kind, data, "1d" if primary(home) else "2d"):
             put(kind, home, node)
-        for uai, code in _mefs_of(person, data):
+        if primary(home):  # levels as MEFSTAT4: a student's MEF's, a teacher's own
+            levels = dict.fromkeys([(u, stat4[(u, c)]) for u, c in person.mef
+                                    if stat4.get((u, c))] + list(person.levels))
+            for uai, level in levels:
+                put(kind, home, _triple("GARPersonMEFSTAT4", uai, person.person_id,
+                                        "GARMEFSTAT4", level))
+        for uai, code in _mefs_of(person, data) if not primary(home) else ():
             put(kind, home, _triple("GARPersonMEF", uai, person.person_id, "GARMEFCode", code))
         if student:
             for uai, code in person.subjects:
@@ -136,52 +159,60 @@ def nodes_by_kind(data: Dataset) -> dict[str, dict[str, list[Node]]]:
                 *([("GARPersonCivilite", person.civility)] if person.civility else []),
                 *[("GARPersonMail", mail) for mail in person.emails],
                 *[("GARRespAffEtab", uai) for uai in person.respaff]]))
-    return {kind: {group: [n for tag in CHILDREN[kind] for n in sections[tag]]
+    return {kind: {group: [n for tag in children(kind, variant_of[group]) for n in sections[tag]]
                    for group, sections in groups.items()}
             for kind, groups in out.items()}
 
 
-def _files(nodes: dict[str, list[Node]], kind: str) -> Iterator[list[Node]]:
+def variants_by_group(data: Dataset) -> dict[str, str]:
+    """The variant (``1d`` primary, ``2d`` secondary) of each group of :func:`nodes_by_kind`."""
+    return _variants(data, _components(data))
+
+
+def _files(nodes: dict[str, list[Node]], kind: str,
+           variant: str = "2d") -> Iterator[list[Node]]:
     """Whole establishment groups packed into files of at most MAX_NODES_PER_FILE nodes."""
     batch: list[Node] = []
     for group in sorted(nodes):
         block = nodes[group]
         if batch and len(batch) + len(block) > MAX_NODES_PER_FILE:
-            yield _ordered(batch, kind)
+            yield _ordered(batch, kind, variant)
             batch = []
         batch.extend(block)
-    yield _ordered(batch, kind)
+    yield _ordered(batch, kind, variant)
 
 
-def _ordered(batch: list[Node], kind: str) -> list[Node]:
-    rank = {tag: i for i, tag in enumerate(CHILDREN[kind])}
+def _ordered(batch: list[Node], kind: str, variant: str = "2d") -> list[Node]:
+    rank = {tag: i for i, tag in enumerate(children(kind, variant))}
     return sorted(batch, key=lambda node: rank[node[0]])  # stable: keeps each section's order
 
 
-def _element(node: Node, parent: etree._Element | None = None) -> etree._Element:
-    tag, children = node
-    qualified = f"{{{NAMESPACE}}}{tag}"
-    namespaces: Any = {None: NAMESPACE}
+def _element(node: Node, parent: etree._Element | None = None,
+             namespace: str = VARIANTS["2d"][0]) -> etree._Element:
+    tag, items = node
+    qualified = f"{{{namespace}}}{tag}"
+    namespaces: Any = {None: namespace}
     element = (etree.Element(qualified, nsmap=namespaces) if parent is None
                else etree.SubElement(parent, qualified))
-    for name, value in children:
+    for name, value in items:
         if isinstance(value, list):
-            _element((name, value), element)
+            _element((name, value), element, namespace)
         else:
-            etree.SubElement(element, f"{{{NAMESPACE}}}{name}").text = str(value)
+            etree.SubElement(element, f"{{{namespace}}}{name}").text = str(value)
     return element
 
 
-def render(kind: str, nodes: list[Node]) -> bytes:
+def render(kind: str, nodes: list[Node], variant: str = "2d") -> bytes:
+    namespace, version, _degree = VARIANTS[variant]
     out = BytesIO()
     with etree.xmlfile(out, encoding="UTF-8") as xf:
         xf.write_declaration()
-        namespaces: Any = {None: NAMESPACE}
-        with xf.element(f"{{{NAMESPACE}}}GAR-ENT-{kind}", {"Version": VERSION},
+        namespaces: Any = {None: namespace}
+        with xf.element(f"{{{namespace}}}GAR-ENT-{kind}", {"Version": version},
                         nsmap=namespaces):
             for node in nodes:
                 xf.write("\n")
-                xf.write(_element(node))
+                xf.write(_element(node, None, namespace))
             xf.write("\n")
     return out.getvalue()
 
@@ -189,9 +220,15 @@ def render(kind: str, nodes: list[Node]) -> bytes:
 def documents(data: Dataset, *, at: datetime) -> list[tuple[str, bytes]]:
     """The feed files of a dataset's people side, in import order: (file name, content)."""
     result: list[tuple[str, bytes]] = []
+    variant_of = variants_by_group(data)
     for kind, groups in nodes_by_kind(data).items():
-        for sequence, batch in enumerate(_files(groups, kind)):
-            result.append((file_name(data.ent_id, kind, at, sequence), render(kind, batch)))
+        for variant in VARIANTS:  # secondary files first, then primary schools'
+            mine = {g: nodes for g, nodes in groups.items() if variant_of[g] == variant}
+            if not mine and (variant == "1d" or not groups):
+                continue
+            for sequence, batch in enumerate(_files(mine, kind, variant)):
+                result.append((file_name(data.ent_id, kind, at, sequence, variant),
+                               render(kind, batch, variant)))
     return result
 
 

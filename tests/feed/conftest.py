@@ -19,6 +19,7 @@ from broker.db import session_factory
 from broker.feed import FeedReport, import_stream
 from broker.seed import seed
 from services.dataset import Dataset
+from services.feed.names import parse_name
 from services.feed.writer import documents
 from tests.domain.conftest import academy, engine, migrated  # noqa: F401 - fixtures
 
@@ -42,9 +43,14 @@ def seeded(sessions: sessionmaker[Session], academy: Dataset) -> sessionmaker[Se
 
 
 def feed_files(data: Dataset) -> dict[str, bytes]:
-    """The dataset's feed files by kind (the academy fits one file per kind)."""
-    return {name.split("_2D_")[1].split("_")[0]: content
-            for name, content in documents(data, at=AT)}
+    """The dataset's feed files by kind (the academy fits one file per kind and variant):
+    the secondary schools' as ``Eleve``, the primary schools' (1d) as ``1D-Eleve``."""
+    files = {}
+    for name, content in documents(data, at=AT):
+        parsed = parse_name(name)
+        assert parsed is not None
+        files[parsed.kind if parsed.degree == "2D" else f"1D-{parsed.kind}"] = content
+    return files
 
 
 def apply(sessions: sessionmaker[Session], content: bytes, *, name: str = "flux.xml",

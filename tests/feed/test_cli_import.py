@@ -27,18 +27,22 @@ def run(data_dir: Path, *args: str):  # type: ignore[no-untyped-def]
 
 def test_seed_writes_its_people_as_gar_named_feed_files(data_dir: Path) -> None:
     names = sorted(p.name for p in (data_dir / "feed").iterdir())
-    assert len(names) == 5
     assert all(n.startswith("ENT-TESTBED_GAR-ENT_Complet_") and n.endswith("_0000.xml")
                for n in names)
+    # Secondary schools in the 2D feed, the primary school (école) in the 1d variant.
+    assert sum("_2D_" in n for n in names) == sum("_1D_" in n for n in names) == 5
 
 
 def test_importing_the_seeded_files_again_reports_no_change(data_dir: Path) -> None:
     files = sorted(str(p) for p in (data_dir / "feed").iterdir())
     result = run(data_dir, "import", *files)
     assert result.exit_code == 0, result.output
-    assert "(Etab) : 22 éléments, 0 ajoutés, 0 modifiés, 0 supprimés" in result.output
+    assert "_2D_Etab_0000.xml (Etab) : 20 éléments, 0 ajoutés, 0 modifiés, 0 supprimés" in (
+        result.output)
+    assert "_1D_Etab_0000.xml (Etab) : 1 éléments, 0 ajoutés, 0 modifiés, 0 supprimés" in (
+        result.output)
     assert result.output.strip().splitlines()[-1] == (
-        "Import terminé : 5 fichiers, 0 ajoutés, 0 modifiés, 0 supprimés.")
+        "Import terminé : 10 fichiers, 0 ajoutés, 0 modifiés, 0 supprimés.")
 
 
 def test_an_export_archive_is_unpacked_and_imported_in_order(data_dir: Path,
@@ -54,7 +58,7 @@ def test_an_export_archive_is_unpacked_and_imported_in_order(data_dir: Path,
 
 def test_a_refused_file_exits_1_with_its_line_and_writes_nothing(data_dir: Path,
                                                                   tmp_path: Path) -> None:
-    source = next((data_dir / "feed").glob("*_Eleve_*.xml"))
+    source = next((data_dir / "feed").glob("*_2D_Eleve_*.xml"))
     broken = tmp_path / source.name
     content = source.read_bytes().replace(b"<GARPersonNom>Martin</GARPersonNom>",
                                           b"<GARPersonNom>Martin</GARPersonNom><X/>", 1)
@@ -68,7 +72,7 @@ def test_a_refused_file_exits_1_with_its_line_and_writes_nothing(data_dir: Path,
 
 def test_a_file_without_an_ent_in_its_name_needs_the_ent_option(data_dir: Path,
                                                                  tmp_path: Path) -> None:
-    source = next((data_dir / "feed").glob("*_Groupe_*.xml"))
+    source = next((data_dir / "feed").glob("*_2D_Groupe_*.xml"))
     plain = tmp_path / "groupes.xml"
     plain.write_bytes(source.read_bytes())
     refused = run(data_dir, "import", str(plain))
@@ -105,7 +109,7 @@ def test_an_export_whose_md5_matches_is_imported(data_dir: Path, tmp_path: Path)
     (tmp_path / f"{archive.name}.md5").write_text(f"{digest}  {archive.name}\n")
     result = run(data_dir, "import", "--require-md5", str(archive))
     assert result.exit_code == 0, result.output
-    assert "Import terminé : 5 fichiers" in result.output
+    assert "Import terminé : 10 fichiers" in result.output
 
 
 def test_an_export_whose_md5_differs_is_refused_whole(data_dir: Path, tmp_path: Path) -> None:

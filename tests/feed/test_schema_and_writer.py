@@ -16,21 +16,25 @@ from tests.feed.conftest import AT
 def test_the_xsd_accepts_every_file_the_writer_writes(academy: Dataset) -> None:
     for name, content in documents(academy, at=AT):
         document = etree.fromstring(content)
-        assert file_schema().validate(document), (name, file_schema().error_log)
+        schema = file_schema("1d" if "_1D_" in name else "2d")
+        assert schema.validate(document), (name, schema.error_log)
 
 
 def test_files_carry_the_gar_names_and_the_ent_id(academy: Dataset) -> None:
     names = [name for name, _ in documents(academy, at=AT)]
     parsed = [parse_name(name) for name in names]
-    assert [p.kind for p in parsed if p] == ["Etab", "Eleve", "Enseignant", "Groupe", "RespAff"]
+    kinds = ["Etab", "Eleve", "Enseignant", "Groupe", "RespAff"]
+    assert [p.kind for p in parsed if p and p.degree == "2D"] == kinds
+    assert [p.kind for p in parsed if p and p.degree == "1D"] == kinds  # the école
     assert names[0] == "ENT-TESTBED_GAR-ENT_Complet_20260901_080000_2D_Etab_0000.xml"
+    assert names[1] == "ENT-TESTBED_GAR-ENT_Complet_20260901_080000_1D_Etab_0000.xml"
 
 
 def test_a_national_size_academy_is_split_into_files_of_at_most_ten_thousand_nodes() -> None:
     data = build(provider_base="http://p", establishments=30, students_per_establishment=300,
                  today=datetime(2026, 9, 1, tzinfo=UTC).date())
     files = documents(data, at=AT)
-    eleves = [content for name, content in files if "_Eleve_" in name]
+    eleves = [content for name, content in files if "_2D_Eleve_" in name]
     assert len(eleves) > 1
     for content in eleves:
         root = etree.fromstring(content)

@@ -43,3 +43,21 @@ def test_records_carry_values_nested_blocks_and_lines(academy: Dataset) -> None:
     assert (kind, version, first.tag, first.line) == ("Enseignant", "1.7", "GAREnseignant", 3)
     assert first.one("GARPersonIdentifiant") == academy.person("enseignant").person_id
     assert len(first.nested["GARPersonProfils"]) == 2
+
+
+class _Pipe:
+    """A stream that cannot seek: read on the precise path only."""
+
+    def __init__(self, content: bytes) -> None:
+        self.inner = BytesIO(content)
+
+    def read(self, size: int = -1) -> bytes:
+        return self.inner.read(size)
+
+
+def test_the_fast_and_the_precise_readers_yield_the_same_records(academy: Dataset) -> None:
+    for content in feed_files(academy).values():
+        fast = feed_parse.read_feed(BytesIO(content))
+        precise = feed_parse.read_feed(_Pipe(content))  # type: ignore[arg-type]
+        assert fast[:2] == precise[:2]
+        assert list(fast[2]) == list(precise[2])
