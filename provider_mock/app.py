@@ -17,9 +17,8 @@ from cryptography import x509
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from provider_mock import naive
+from provider_mock import naive, oidc_rp
 from provider_mock.cas import cas_router
-from provider_mock import oidc_rp
 from provider_mock.memory import PendingRequests, ReplayCache
 from services import dataset as dataset_module
 from services.attributes import CATALOGUE
