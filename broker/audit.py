@@ -7,10 +7,12 @@ its fields and the previous record's hash, so editing or deleting a record break
 (:func:`verify_chain`).
 
 Appends are serialised on the single ``audit_head`` row: the first statement of an append
-updates it, which on PostgreSQL takes its row lock until commit and on SQLite takes the
-database's write lock. Two concurrent decisions therefore chain one after the other instead of
-both claiming the same predecessor. The record joins the caller's transaction: a decision
-that rolls back leaves no record, and none is committed here.
+updates it (and returns the previous hash), which on PostgreSQL takes its row lock until commit
+and on SQLite takes the database's write lock. An append is two statements on PostgreSQL (the
+record's INSERT and the head's UPDATE share one, a data-modifying CTE) and three on SQLite.
+Two concurrent decisions therefore chain one after the other instead of both claiming the
+same predecessor. The record joins the caller's transaction: a decision that rolls back
+leaves no record, and none is committed here.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from broker.domain import Grant, Refusal, Release
@@ -118,7 +120,7 @@ def record(
         }
     else:
         outcome, code, profile, basis = "refused", decision.code, None, None
-    head = _lock_head(session)
+    prev_hash = _lock_for_append(session)
     entry = AuditRecord(
         at=at,
         person_pk=person_pk,
@@ -133,15 +135,58 @@ def record(
         released_codes=list(release.attributes) if release is not None else [],
         values_digest=values_digest(release) if release is not None else None,
         assertion_id=_clip(assertion_id, 256),
-        prev_hash=head.last_hash,
+        prev_hash=prev_hash,
     )
     entry.hash = record_hash(entry)
-    session.add(entry)
-    session.flush()
-    head.last_id = entry.id
-    head.last_hash = entry.hash
-    session.flush()
+    entry.id = _append(session, entry)
     return entry
+
+
+_RECORD_COLUMNS = tuple(c.key for c in AuditRecord.__table__.columns if c.key != "id")
+
+
+def _lock_for_append(session: Session) -> str:
+    """Take the append lock and read the chain's last hash: one UPDATE … RETURNING."""
+    locked = session.execute(
+        update(AuditHead).where(AuditHead.id == _HEAD_ID).values(last_id=AuditHead.last_id)
+        .returning(AuditHead.last_hash)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if locked is None:
+        # Only for a schema made without the migration (which creates the row).
+        return _lock_head(session).last_hash
+    return locked
+
+
+def _append(session: Session, entry: AuditRecord) -> int:
+    """Insert the record and move the head onto it; the record's id.
+
+    Core statements, not the unit of work: no flush, no identity-map bookkeeping. On
+    PostgreSQL the INSERT is a data-modifying CTE of the head's UPDATE (one round trip).
+    """
+    row = {key: getattr(entry, key) for key in _RECORD_COLUMNS}
+    if session.get_bind().dialect.name == "postgresql":
+        appended = insert(AuditRecord).values(row).returning(AuditRecord.id).cte("appended")
+        new_id = session.execute(
+            update(AuditHead).add_cte(appended).where(AuditHead.id == _HEAD_ID)
+            .values(last_id=select(appended.c.id).scalar_subquery(), last_hash=entry.hash)
+            .returning(AuditHead.last_id)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+    else:
+        new_id = session.execute(
+            insert(AuditRecord).values(row).returning(AuditRecord.id)
+        ).scalar_one()
+        session.execute(
+            update(AuditHead).where(AuditHead.id == _HEAD_ID)
+            .values(last_id=new_id, last_hash=entry.hash)
+            .execution_options(synchronize_session=False)
+        )
+    held = session.identity_map.get(session.identity_key(AuditHead, _HEAD_ID))
+    if held is not None:
+        session.expire(held)  # an AuditHead loaded earlier in this session is now stale
+    assert new_id is not None
+    return int(new_id)
 
 
 #: Why a chain breaks at a record (stable codes, see :func:`first_break`).

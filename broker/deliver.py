@@ -3,8 +3,9 @@
 The inbound side of each protocol (SAML ACS, OIDC callback) validates the identity provider's
 answer, consumes the login state and guards against replay, then calls ``complete``. What
 happens next is the same for every protocol: the pipeline decides and releases in the same
-transaction, and the outbound side the login state names (``state.downstream``) turns the
-release into its own message. Adding a downstream protocol adds one entry to ``outbound``.
+transaction, the outbound side the login state names (``state.downstream``) turns the
+release into its own message, and the pipeline audits last (see ``pipeline.run``). Adding a
+downstream protocol adds one entry to ``outbound``.
 """
 
 from __future__ import annotations
@@ -99,10 +100,13 @@ def complete(
         ido_secret=broker.ido_secret,
         ido_scope=broker.settings.ido_scope,
         assertion_id=delivery_id,
+        deliver=lambda granted: deliver_to(
+            Delivery(session, broker, state, granted.release, delivery_id, now, request)
+        ),
     )
     if isinstance(outcome, Refusal):
         return refusal_page(request, outcome)
-    return deliver_to(Delivery(session, broker, state, outcome.release, delivery_id, now, request))
+    return outcome
 
 
 def refusal_page(request: Request, refusal: Refusal) -> Response:

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, literal, null, select, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import Label
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from broker.domain import Authentication, PersonView
 from broker.models import (
@@ -105,34 +108,25 @@ def load_person(session: Session, pk: int) -> PersonView:
     if person is None:
         raise LookupError(f"no person {pk}")
     profiles: dict[str, str] = {}
-    for uai, profile in session.execute(
-        select(PersonProfile.uai, PersonProfile.profile).where(PersonProfile.person_pk == pk)
-    ):
-        try:
-            profiles[uai] = normalise_profile(profile)
-        except ValueError:
-            continue  # an unknown profile grants nothing in that establishment
     divisions: dict[str, list[tuple[str, str]]] = defaultdict(list)
     groups: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for uai, code, label, status in session.execute(
-        select(Group.uai, Group.code, Group.label, Group.status)
-        .join(GroupMember, GroupMember.group_id == Group.id)
-        .where(GroupMember.person_pk == pk)
-    ):
-        (divisions if status == "DIVISION" else groups)[uai].append((code, label))
     levels: dict[str, list[str]] = defaultdict(list)
-    for uai, level in session.execute(
-        select(PersonLevel.uai, PersonLevel.mefstat4).where(PersonLevel.person_pk == pk)
-    ):
-        levels[uai].append(level)
     subjects: dict[str, list[str]] = defaultdict(list)
-    for uai, code in session.execute(
-        select(Subject.uai, Subject.code)
-        .join(PersonSubject, PersonSubject.subject_id == Subject.id)
-        .where(PersonSubject.person_pk == pk)
-    ):
-        subjects[uai].append(code)
-    respaff = session.scalars(select(RespAff.uai).where(RespAff.person_pk == pk)).all()
+    respaff: list[str] = []
+    for kind, uai, first, second, third in session.execute(_person_facts(pk)):
+        if kind == "profile":
+            try:
+                profiles[uai] = normalise_profile(first)
+            except ValueError:
+                continue  # an unknown profile grants nothing in that establishment
+        elif kind == "group":
+            (divisions if third == "DIVISION" else groups)[uai].append((first, second))
+        elif kind == "level":
+            levels[uai].append(first)
+        elif kind == "subject":
+            subjects[uai].append(first)
+        else:
+            respaff.append(uai)
     return PersonView(
         pk=person.id,
         person_id=person.person_id,
@@ -147,4 +141,31 @@ def load_person(session: Session, pk: int) -> PersonView:
         levels={uai: tuple(sorted(v)) for uai, v in levels.items()},
         subjects={uai: tuple(sorted(v)) for uai, v in subjects.items()},
         respaff=tuple(sorted(respaff)),
+    )
+
+
+def _person_facts(pk: int) -> CompoundSelect[Any]:
+    """Everything the view needs beyond the person row, in one round trip.
+
+    One UNION ALL of (kind, uai, up to three values) rows instead of one SELECT per table:
+    the SSO path runs this for every login, and the statements, not the database's work,
+    were its cost.
+    """
+    def kind(name: str) -> Label[str]:
+        return literal(name, String).label("kind")
+
+    nothing = cast(null(), String)
+    return union_all(
+        select(kind("profile"), PersonProfile.uai, PersonProfile.profile, nothing, nothing)
+        .where(PersonProfile.person_pk == pk),
+        select(kind("group"), Group.uai, Group.code, Group.label, Group.status)
+        .join(GroupMember, GroupMember.group_id == Group.id)
+        .where(GroupMember.person_pk == pk),
+        select(kind("level"), PersonLevel.uai, PersonLevel.mefstat4, nothing, nothing)
+        .where(PersonLevel.person_pk == pk),
+        select(kind("subject"), Subject.uai, Subject.code, nothing, nothing)
+        .join(PersonSubject, PersonSubject.subject_id == Subject.id)
+        .where(PersonSubject.person_pk == pk),
+        select(kind("respaff"), RespAff.uai, nothing, nothing, nothing)
+        .where(RespAff.person_pk == pk),
     )

@@ -6,13 +6,17 @@ same decision, release and audit serve every inbound and outbound protocol.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
 from broker import access, audit, directory, release
 from broker.domain import Authentication, Grant, Refusal, Release
+
+Answer = TypeVar("Answer")
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,15 @@ def run(
     ido_secret: bytes,
     ido_scope: str,
     assertion_id: str,
-) -> Granted | Refusal:
-    """Decide and release, writing one audit record in the caller's transaction."""
+    deliver: Callable[[Granted], Answer],
+) -> Answer | Refusal:
+    """Decide, release, let ``deliver`` build the outbound answer, and audit last.
+
+    The audit record joins the caller's transaction, so a failure anywhere (``deliver``
+    included) leaves none. It is appended last because an append holds the chain's single
+    head lock until the commit: building and signing the outbound message (RSA, XML) before
+    it keeps every instance's logins from queueing behind one another's signatures.
+    """
     person = directory.find_person(session, auth)
     if person is None:
         refusal = access.refusal(
@@ -57,8 +68,9 @@ def run(
     released = release.release(
         person, decision, declared, ido_secret=ido_secret, ido_scope=ido_scope
     )
+    answer = deliver(Granted(decision, released))
     _audit(session, person.pk, target, decision, released, assertion_id, now)
-    return Granted(decision, released)
+    return answer
 
 
 def _audit(

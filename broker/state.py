@@ -54,8 +54,9 @@ def open_state(
         downstream=downstream,
         downstream_params=downstream_params,
     )
+    # No flush: the caller completes the row (the identity provider chosen, the upstream
+    # request id) and the commit sends one INSERT instead of an INSERT and an UPDATE.
     session.add(state)
-    session.flush()
     return state
 
 

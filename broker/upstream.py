@@ -27,8 +27,9 @@ _templates = web.make_environment("broker")
 def to_identity_provider(
     session: Session, broker: Broker, state: LoginState, now: datetime
 ) -> Response:
-    idps = trust.identity_providers(session)
-    ops = oidc_providers.listing(session)  # identity providers speaking OpenID Connect
+    with session.no_autoflush:  # the new login state is inserted once, complete, at commit
+        idps = trust.identity_providers(session)
+        ops = oidc_providers.listing(session)  # identity providers speaking OpenID Connect
     if not idps and not ops:
         raise FlowError("sso.no_identity_provider", "", 503)
     if len(idps) + len(ops) == 1:
