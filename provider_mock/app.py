@@ -9,7 +9,6 @@ integrator sees exactly what a provider gets.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -17,11 +16,11 @@ from cryptography import x509
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from provider_mock import naive, oidc_rp
+from provider_mock import display, naive, oidc_rp
 from provider_mock.cas import cas_router
+from provider_mock.display import Refusal
 from provider_mock.memory import PendingRequests, ReplayCache
 from services import dataset as dataset_module
-from services.attributes import CATALOGUE
 from services.keys import KeyPair, load_or_create
 from services.peers import MetadataCache, PeerError
 from services.saml import bindings, build, metadata
@@ -83,21 +82,6 @@ def _metadata(settings: Settings, keypair: KeyPair, data: dataset_module.Dataset
     )
 
 
-@dataclass(frozen=True)
-class _Refusal(Exception):
-    code: str
-    reason: str
-    status: int = 400
-    detail: str | None = None
-
-
-@dataclass(frozen=True)
-class _Row:
-    code: str
-    label: str
-    values: list[str]
-
-
 def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> FastAPI:
     app = FastAPI(title="provider_mock", docs_url=None, redoc_url=None, openapi_url=None)
     install_error_handlers(app, name=SERVICE_NAME)
@@ -114,7 +98,7 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
     skew = timedelta(seconds=settings.clock_skew_seconds)
     app.include_router(cas_router(settings, resources, env, http))  # its CAS publisher side
 
-    def refused(request: Request, exc: _Refusal) -> HTMLResponse:
+    def refused(request: Request, exc: Refusal) -> HTMLResponse:
         return error_page(
             request, exc.status, exc.code, "Accès refusé par le fournisseur de ressources",
             exc.reason, "Revenez au médiacentre de votre ENT et ouvrez à nouveau la ressource.",
@@ -125,12 +109,12 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
         try:
             entity = await peers.get(broker_idp_metadata_url(settings))
         except PeerError as exc:
-            raise _Refusal(
+            raise Refusal(
                 exc.code, "Les métadonnées du gestionnaire d'accès n'ont pas pu être obtenues.",
                 502, exc.detail,
             ) from exc
         if entity.idp is None:
-            raise _Refusal("provider.broker_not_idp",
+            raise Refusal("provider.broker_not_idp",
                            "Les métadonnées du gestionnaire d'accès ne décrivent pas un "
                            "fournisseur d'identité.", 502)
         return entity
@@ -157,11 +141,11 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
             )
         try:
             idp = await broker_idp()
-        except _Refusal as exc:
+        except Refusal as exc:
             return refused(request, exc)
         sso = idp.sso_url(BINDING_REDIRECT)
         if sso is None:
-            return refused(request, _Refusal(
+            return refused(request, Refusal(
                 "provider.broker_no_sso",
                 "Le gestionnaire d'accès ne déclare pas de point d'authentification "
                 "HTTP-Redirect.", 502))
@@ -184,13 +168,13 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
         relay_state = form.get("RelayState")
         try:
             if not isinstance(saml_response, str) or not saml_response:
-                raise _Refusal("saml.binding.invalid", "Aucune réponse SAML n'a été reçue.")
+                raise Refusal("saml.binding.invalid", "Aucune réponse SAML n'a été reçue.")
             if len(saml_response) > 2 * settings.max_xml_bytes:
-                raise _Refusal("provider.response.too_large",
+                raise Refusal("provider.response.too_large",
                                "La réponse SAML reçue est trop volumineuse.")
             resource = by_url.get(relay_state) if isinstance(relay_state, str) else None
             if resource is None:
-                raise _Refusal(
+                raise Refusal(
                     "provider.relay_state.unknown",
                     "Le RelayState reçu ne désigne aucune ressource de ce fournisseur.",
                 )
@@ -203,30 +187,27 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
             validated = _validate(saml_response, idp, relay_state=resource.access_url)
             if "assertion" not in validated.signed_parts:
                 # Its metadata says WantAssertionsSigned: a signed envelope is not enough.
-                raise _Refusal("provider.assertion.unsigned",
+                raise Refusal("provider.assertion.unsigned",
                                "L'assertion elle-même doit être signée par le gestionnaire "
                                "d'accès.")
             if not replays.first_use(
                 validated.assertion_id, (validated.not_on_or_after + skew).timestamp()
             ):
-                raise _Refusal("provider.assertion.replayed",
+                raise Refusal("provider.assertion.replayed",
                                "Cette assertion a déjà été utilisée : elle n'est valable qu'une "
                                "fois.")
             if validated.in_response_to is not None:
                 pending.consume(validated.in_response_to)
-        except _Refusal as exc:
+        except Refusal as exc:
             return refused(request, exc)
         except SamlError as exc:
             logger.info("response refused: %s (%s)", exc.code, exc.detail)
-            return refused(request, _Refusal(exc.code, _saml_reason(exc.code), detail=exc.detail))
+            return refused(request, Refusal(exc.code, _saml_reason(exc.code), detail=exc.detail))
         return _accepted(request, resource, validated)
 
     def _accepted(request: Request, resource: dataset_module.Resource,
                   validated: ValidatedAssertion) -> HTMLResponse:
-        rows = [
-            _Row(code, CATALOGUE[code].label if code in CATALOGUE else "", values)
-            for code, values in validated.attributes.items()
-        ]
+        rows = display.rows(validated.attributes.items())
         return render(
             env, request, "result.html", resource=resource, rows=rows, assertion=validated,
             audience=entity_id(settings), acs_url=acs_url(settings),
@@ -239,11 +220,11 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
         if claimed is not None:
             sent = pending.peek(claimed)
             if sent is None:
-                raise _Refusal("provider.in_response_to.unknown",
+                raise Refusal("provider.in_response_to.unknown",
                                "Cette réponse répond à une demande que ce fournisseur n'a pas "
                                "envoyée, ou qui a expiré.")
             if sent.relay_state != relay_state:
-                raise _Refusal("provider.relay_state.mismatch",
+                raise Refusal("provider.relay_state.mismatch",
                                "Le RelayState ne correspond pas à la ressource demandée.")
         assert idp.idp is not None
         certificates: list[x509.Certificate] = list(idp.idp.signing_certificates)

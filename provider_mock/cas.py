@@ -22,9 +22,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lxml import etree
 
-from provider_mock import naive
+from provider_mock import display, naive
+from provider_mock.display import Refusal
 from services import dataset as dataset_module
-from services.attributes import CATALOGUE
 from services.saml.errors import SamlError
 from services.saml.xml import parse
 from services.settings import Settings
@@ -46,21 +46,6 @@ def broker_cas_base(settings: Settings) -> str:
 class Received:
     user: str
     attributes: dict[str, list[str]]
-
-
-@dataclass(frozen=True)
-class _Refusal(Exception):
-    code: str
-    reason: str
-    status: int = 400
-    detail: str | None = None
-
-
-@dataclass(frozen=True)
-class _Row:
-    code: str
-    label: str
-    values: list[str]
 
 
 def safe_grain(grain: str, provider_base: str) -> str | None:
@@ -86,23 +71,23 @@ def without_ticket(query: str) -> str:
 
 
 def read_answer(body: bytes, *, max_bytes: int) -> Received:
-    """A ``serviceResponse``: the success's user and attributes, or _Refusal with its code."""
+    """A ``serviceResponse``: the success's user and attributes, or Refusal with its code."""
     try:
         root = parse(body, max_bytes=max_bytes)
     except SamlError as exc:
-        raise _Refusal("provider.cas.answer_unreadable",
+        raise Refusal("provider.cas.answer_unreadable",
                        "La réponse de validation du GAR n'est pas un XML acceptable.",
                        502, exc.code) from exc
     if root.tag != f"{{{CAS_NS}}}serviceResponse" or len(root) != 1:
-        raise _Refusal("provider.cas.answer_unexpected",
+        raise Refusal("provider.cas.answer_unexpected",
                        "La réponse de validation du GAR n'a pas la forme CAS attendue.", 502)
     outcome = root[0]
     if outcome.tag == f"{{{CAS_NS}}}authenticationFailure":
         code = outcome.get("code") or "UNKNOWN"
-        raise _Refusal(f"cas.{code}", _FAILURES.get(code, "Le GAR a refusé le ticket."), 403,
+        raise Refusal(f"cas.{code}", _FAILURES.get(code, "Le GAR a refusé le ticket."), 403,
                        (outcome.text or "").strip())
     if outcome.tag != f"{{{CAS_NS}}}authenticationSuccess":
-        raise _Refusal("provider.cas.answer_unexpected",
+        raise Refusal("provider.cas.answer_unexpected",
                        "La réponse de validation du GAR n'a pas la forme CAS attendue.", 502)
     user = outcome.findtext(f"{{{CAS_NS}}}user") or ""
     attributes: dict[str, list[str]] = {}
@@ -114,7 +99,7 @@ def read_answer(body: bytes, *, max_bytes: int) -> Received:
         attributes.setdefault(code, []).append((element.text or "").strip())
     ido = attributes.get("IDO", [])
     if len(ido) != 1 or not _IDO.fullmatch(ido[0]):
-        raise _Refusal("provider.cas.no_ido",
+        raise Refusal("provider.cas.no_ido",
                        "Le GAR n'a pas transmis un identifiant IDO unique de 128 caractères "
                        "hexadécimaux : sans lui, l'utilisateur ne peut être reconnu.", 502)
     return Received(user, attributes)
@@ -139,7 +124,7 @@ def cas_router(
     router = APIRouter()
     by_slug = {r.slug: r for r in resources if r.protocol == "cas"}
 
-    def refused(request: Request, exc: _Refusal) -> HTMLResponse:
+    def refused(request: Request, exc: Refusal) -> HTMLResponse:
         return error_page(
             request, exc.status, exc.code, "Accès refusé par le fournisseur de ressources",
             exc.reason, "Revenez au médiacentre de votre ENT et ouvrez à nouveau la ressource.",
@@ -155,12 +140,12 @@ def cas_router(
                 async for chunk in answer.aiter_bytes():
                     chunks.append(chunk)
                     if sum(map(len, chunks)) > MAX_ANSWER:
-                        raise _Refusal("provider.cas.answer_too_large",
+                        raise Refusal("provider.cas.answer_too_large",
                                        "La réponse de validation du GAR est trop volumineuse.",
                                        502)
                 return b"".join(chunks)
         except httpx.HTTPError as exc:
-            raise _Refusal("provider.cas.unreachable",
+            raise Refusal("provider.cas.unreachable",
                            "Le service de validation du GAR n'a pas pu être joint.", 502,
                            type(exc).__name__) from exc
         finally:
@@ -184,7 +169,7 @@ def cas_router(
             elif "grain" in params:
                 grain = safe_grain(params["grain"], settings.provider_base)
                 if grain is None or len(params.getlist("grain")) > 1:
-                    raise _Refusal("provider.grain.offsite",
+                    raise Refusal("provider.grain.offsite",
                                    "Le lien profond (grain) mène hors du site de ce fournisseur : "
                                    "il n'est pas suivi.", 400, params["grain"][:200])
             tickets = params.getlist("ticket")
@@ -199,7 +184,7 @@ def cas_router(
                 return RedirectResponse(login, status_code=303,
                                         headers={"Cache-Control": "no-store"})
             if len(tickets) != 1:
-                raise _Refusal("provider.cas.ticket_repeated",
+                raise Refusal("provider.cas.ticket_repeated",
                                "Plusieurs tickets ont été reçus pour une même connexion.")
             rest = without_ticket(request.url.query)
             service = resource.access_url + (f"?{rest}" if rest else "")
@@ -210,13 +195,10 @@ def cas_router(
                 received = Received(user, attributes)
             else:
                 received = read_answer(body, max_bytes=MAX_ANSWER)
-        except _Refusal as exc:
+        except Refusal as exc:
             logger.info("CAS access refused: %s (%s)", exc.code, exc.detail)
             return refused(request, exc)
-        rows = [
-            _Row(code, CATALOGUE[code].label if code in CATALOGUE else "", values)
-            for code, values in received.attributes.items()
-        ]
+        rows = display.rows(received.attributes.items())
         return render(env, request, "cas_result.html", resource=resource, rows=rows,
                       received=received, ido=received.attributes.get("IDO", [""])[0],
                       uais=received.attributes.get("UAI", []), grain=grain, service=service)

@@ -24,6 +24,7 @@ import jwt
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from provider_mock import display
 from services import dataset as dataset_module
 from services.attributes import CATALOGUE
 from services.keys import load_secret
@@ -118,13 +119,6 @@ class _Sent:
     nonce: str
     verifier: str
     expires_at: float
-
-
-@dataclass(frozen=True)
-class _Row:
-    code: str
-    label: str
-    values: list[str]
 
 
 def install(
@@ -245,8 +239,7 @@ def install(
                 {"idRessource": pending.resource.id, "access_mode": "web"}), bearer)
         except Refused as exc:
             return refused(request, exc)
-        rows = [_Row(code, CATALOGUE[code].label, _values(info[code]))
-                for code in CATALOGUE if code in info]
+        rows = display.rows((code, _values(info[code])) for code in CATALOGUE if code in info)
         logout = f"{document.get('end_session_endpoint')}?" + urlencode({
             "id_token_hint": tokens["id_token"],
             "post_logout_redirect_uri": registration(settings)["post_logout_redirect_uris"][0],

@@ -8,18 +8,13 @@ deleted, or when a purge checkpoint is not the broker's. ``purge`` removes what 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from services.settings import Settings
+from services.cli_db import migrated_session
 
 audit_app = typer.Typer(
     help="Journal d'audit du GAR : vérification de la chaîne, purge, rapport de flux.",
@@ -29,20 +24,6 @@ audit_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
-
-
-@contextmanager
-def _session(settings: Settings) -> Iterator[Session]:
-    from broker.db import make_engine, migrate, session_factory
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.sqlalchemy_url)
-    try:
-        migrate(engine)
-        with session_factory(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def _day(value: str | None, option: str) -> date | None:
@@ -66,7 +47,7 @@ def verify(ctx: typer.Context) -> None:
         from broker import audit_checkpoint
         from broker.models import AuditCheckpoint
 
-        with _session(settings) as session:
+        with migrated_session(settings) as session:
             certificate = None
             if session.scalar(select(func.count()).select_from(AuditCheckpoint)):
                 from broker.app import broker_keypair
@@ -98,7 +79,7 @@ def purge(
         from broker.app import broker_keypair
 
         keypair = broker_keypair(settings)
-        with _session(settings) as session:
+        with migrated_session(settings) as session:
             purged = audit_checkpoint.purge(session, cutoff, keypair, now=now)
             checkpoint = purged.checkpoint
             summary = (
@@ -128,7 +109,7 @@ def report(
         from broker.audit_scope import EVERYTHING, Period
 
         period = Period.of(_day(start, "--from"), _day(end, "--to"), today=datetime.now(UTC).date())
-        with _session(settings) as session:
+        with migrated_session(settings) as session:
             flows = audit_report.data_flows(session, EVERYTHING, period)
             html = audit_report.standalone_html(flows, settings)
         output.write_text(html, encoding="utf-8")

@@ -8,18 +8,13 @@ and that one may be imported in any order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from services.settings import Settings
+from services.cli_db import migrated_session
 
 client_app = typer.Typer(
     help="Clients des API du GAR (distributeurs, ENT) : jeton ou certificat.",
@@ -31,21 +26,6 @@ class Kind(StrEnum):
     distributor = "distributor"
     ent = "ent"
     auditor = "auditor"  # reads the whole audit trail, its reports and statistics (issue 5)
-
-
-@contextmanager
-def _session(settings: Settings) -> Iterator[Session]:
-    """One transaction on a migrated database (adding a client to a fresh data dir works)."""
-    from broker.db import make_engine, migrate, session_factory
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.sqlalchemy_url)
-    try:
-        migrate(engine)
-        with session_factory(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 @client_app.command("add")
@@ -76,7 +56,7 @@ def add(
         from broker.api_auth import create_client
 
         cert_pem = cert.read_bytes() if cert is not None else None
-        with _session(settings) as session:
+        with migrated_session(settings) as session:
             client, token = create_client(
                 session, kind=kind.value, ident=ident, name=name, cert_pem=cert_pem
             )
@@ -99,7 +79,7 @@ def list_(ctx: typer.Context) -> None:
         from broker.api_auth import list_clients
         from broker.models import ApiClientRecord
 
-        with _session(settings) as session:
+        with migrated_session(settings) as session:
             clients = list_clients(session)
             with_cert = set(
                 session.scalars(

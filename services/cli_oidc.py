@@ -10,17 +10,12 @@ discovery URL, fetching its document and JWKS once.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from services.settings import Settings
+from services.cli_db import migrated_session
 
 oidc_app = typer.Typer(help="OpenID Connect : clients (ressources) et fournisseurs d'identité.",
                        no_args_is_help=True)
@@ -29,20 +24,6 @@ provider_app = typer.Typer(help="Fournisseurs d'identité OpenID Connect en amon
                            no_args_is_help=True)
 oidc_app.add_typer(client_app, name="client")
 oidc_app.add_typer(provider_app, name="provider")
-
-
-@contextmanager
-def _session(settings: Settings) -> Iterator[Session]:
-    from broker.db import make_engine, migrate, session_factory
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.sqlalchemy_url)
-    try:
-        migrate(engine)
-        with session_factory(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 @client_app.command("add")
@@ -65,7 +46,7 @@ def client_add(
             raise CliError(f"{document} n'est pas un JSON valide ({exc.msg})") from None
         if not isinstance(fields, dict):
             raise CliError(f"{document} doit contenir un objet JSON")
-        with _session(settings) as session:
+        with migrated_session(settings) as session:
             registered = oidc_clients.register(session, fields, provider_id=provider)
         typer.echo(f"Client OpenID Connect enregistré : {registered.client_id}")
         if registered.secret:
@@ -83,7 +64,7 @@ def client_list(ctx: typer.Context) -> None:
         settings = _settings(ctx)
         from broker import oidc_clients
 
-        with _session(settings) as session:
+        with migrated_session(settings) as session:
             rows = [(c.client_id, c.provider_id, c.auth_method, " ".join(c.redirect_uris))
                     for c in oidc_clients.listing(session)]
         if not rows:
@@ -110,7 +91,7 @@ def provider_add(
         from broker import oidc_providers, oidc_rp
 
         document, keys = oidc_providers.fetch(discovery_url)
-        with _session(settings) as session:
+        with migrated_session(settings) as session:
             row = oidc_providers.register(
                 session, document, keys, client_id=client_id, client_secret=client_secret,
                 algorithms=alg or ["RS256"], source=discovery_url)
@@ -131,7 +112,7 @@ def provider_list(ctx: typer.Context) -> None:
         settings = _settings(ctx)
         from broker import oidc_providers
 
-        with _session(settings) as session:
+        with migrated_session(settings) as session:
             rows = [(p.issuer, ",".join(p.algorithms), p.source)
                     for p in oidc_providers.listing(session)]
         if not rows:

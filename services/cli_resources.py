@@ -41,7 +41,7 @@ def set_(
 ) -> None:
     """Change les indicateurs ou la famille d'une ressource, puis affiche son état."""
     from services.cli import _expected_errors, _fail, _settings
-    from services.cli_clients import _session
+    from services.cli_db import migrated_session
 
     if mother is not None and no_family:
         _fail("Donnez --mere ou --sans-famille, pas les deux.")
@@ -50,7 +50,7 @@ def set_(
         from broker import resource_families as families
 
         try:
-            with _session(settings) as session:
+            with migrated_session(settings) as session:
                 resource = families.set_flags(session, resource_id, displayable=displayable,
                                               distributable=distributable)
                 if mother is not None or no_family:
