@@ -1,28 +1,32 @@
 """The load driver: plays the resource provider and the identity provider around the broker.
 
-It holds their keys (the files the broker's trust registry knows them by), forges what they
-would send (the provider's signed AuthnRequest, the identity provider's signed Response) and
-checks the broker's answer minimally, so that only the broker is measured. Each protocol is one
-flow function ``(client, peers, subject) -> Flow``, listed in :data:`FLOWS`: an OIDC flow (the
-provider as relying party, the broker as OP) is one more function there, timing each broker
-request the same way.
+It holds their keys and secrets (the files the broker's trust registry knows them by), forges
+what they would send (the provider's signed AuthnRequest or OIDC authorisation request, the
+identity provider's signed Response) and checks the broker's answer minimally, so that only
+the broker is measured. Each downstream protocol is one flow function
+``(client, peers, subject) -> Flow``, listed in :data:`FLOWS`; the identity provider side is
+SAML in both (the ENT's protocol, GAR_REFERENCE §4a).
 
-A flow's latency is the broker's part only: the sum of its HTTP round trips (SSO endpoint,
-then ACS), not the time the driver spends forging messages between them (in real life the
-person spends seconds at the identity provider there).
+A flow's latency is the broker's part only: the sum of its HTTP round trips (SAML: SSO
+endpoint, then ACS; OIDC: authorize, ACS, token, userinfo), not the time the driver spends
+forging messages between them (in real life the person spends seconds at the identity
+provider there).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
+import json
 import re
+import secrets
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import httpx
 from lxml import etree
@@ -43,6 +47,9 @@ class Peers:
     idp_entity_id: str
     idp_key: KeyPair
     ent_id: str
+    oidc_client_id: str = ""  # the provider as an OIDC relying party (client_secret_basic)
+    oidc_client_secret: str = ""
+    oidc_redirect_uri: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,18 @@ def saml_sp_initiated(client: httpx.Client, peers: Peers, subject: Subject) -> F
     first, t1 = _timed(lambda: client.get(url))
     if first.status_code != 303:
         return Flow(False, (t1,), f"sso {first.status_code}")
-    upstream = parse_qs(urlsplit(first.headers["location"]).query)
+    second, t2 = _identity_provider_answers(client, peers, subject, first.headers["location"])
+    if second.status_code != 200:
+        return Flow(False, (t1, t2), f"acs {second.status_code}")
+    problem = _check_saml_answer(second.text, peers, request_id)
+    return Flow(problem is None, (t1, t2), problem or "")
+
+
+def _identity_provider_answers(
+    client: httpx.Client, peers: Peers, subject: Subject, location: str
+) -> tuple[httpx.Response, float]:
+    """The identity provider's part: a signed Response to the broker's AuthnRequest, posted."""
+    upstream = parse_qs(urlsplit(location).query)
     upstream_request = etree.fromstring(
         zlib.decompress(base64.b64decode(upstream["SAMLRequest"][0]), -15))
     acs = upstream_request.get("AssertionConsumerServiceURL")
@@ -101,11 +119,53 @@ def saml_sp_initiated(client: httpx.Client, peers: Peers, subject: Subject) -> F
                               assertion=signing.sign(assertion, peers.idp_key), now=now)
     form = {"SAMLResponse": base64.b64encode(etree.tostring(response)).decode(),
             "RelayState": upstream["RelayState"][0]}
-    second, t2 = _timed(lambda: client.post(acs, data=form))
-    if second.status_code != 200:
+    return _timed(lambda: client.post(acs, data=form))
+
+
+def oidc_code_flow(client: httpx.Client, peers: Peers, subject: Subject) -> Flow:
+    """Provider (relying party) → broker (authorize) → identity provider (SAML) → broker (ACS)
+    → provider (code) → broker (token, userinfo): the code flow with PKCE S256, as the
+    provider mock runs it."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    query = urlencode({
+        "response_type": "code", "client_id": peers.oidc_client_id,
+        "redirect_uri": peers.oidc_redirect_uri, "scope": "openid scope.gar", "state": state,
+        "nonce": nonce, "code_challenge": challenge.rstrip(b"=").decode(),
+        "code_challenge_method": "S256", "resource": subject.resource_url})
+    first, t1 = _timed(lambda: client.get(f"{peers.broker_base}/oidc/authorize?{query}"))
+    if first.status_code != 303:
+        return Flow(False, (t1,), f"authorize {first.status_code}")
+    second, t2 = _identity_provider_answers(client, peers, subject, first.headers["location"])
+    back = parse_qs(urlsplit(second.headers.get("location", "")).query)
+    if second.status_code != 303 or back.get("state") != [state] or "code" not in back:
         return Flow(False, (t1, t2), f"acs {second.status_code}")
-    problem = _check_saml_answer(second.text, peers, request_id)
-    return Flow(problem is None, (t1, t2), problem or "")
+    third, t3 = _timed(lambda: client.post(
+        f"{peers.broker_base}/oidc/token",
+        headers={"Authorization": _basic(peers.oidc_client_id, peers.oidc_client_secret)},
+        data={"grant_type": "authorization_code", "code": back["code"][0],
+              "redirect_uri": peers.oidc_redirect_uri, "code_verifier": verifier}))
+    if third.status_code != 200:
+        return Flow(False, (t1, t2, t3), f"token {third.status_code}")
+    tokens = third.json()
+    payload = tokens["id_token"].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    if claims.get("nonce") != nonce or claims.get("aud") != peers.oidc_client_id:
+        return Flow(False, (t1, t2, t3), "ID token nonce or audience differs")
+    fourth, t4 = _timed(lambda: client.get(
+        f"{peers.broker_base}/oidc/userinfo",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"}))
+    steps = (t1, t2, t3, t4)
+    if fourth.status_code != 200 or fourth.json().get("sub") != claims.get("sub"):
+        return Flow(False, steps, f"userinfo {fourth.status_code}")
+    return Flow(True, steps)
+
+
+def _basic(client_id: str, secret: str) -> str:
+    """client_secret_basic: both parts form-encoded first (RFC 6749 §2.3.1)."""
+    raw = f"{quote(client_id, safe='')}:{quote(secret, safe='')}".encode()
+    return "Basic " + base64.b64encode(raw).decode()
 
 
 def _check_saml_answer(page: str, peers: Peers, request_id: str) -> str | None:
@@ -125,7 +185,14 @@ def _check_saml_answer(page: str, peers: Peers, request_id: str) -> str | None:
     return None
 
 
-#: Protocol name → flow function. OIDC (issue 4) adds ``"oidc": oidc_code_flow`` here.
+#: The broker requests each flow times, in order.
+STEPS: dict[str, tuple[str, ...]] = {
+    "saml": ("SSO", "ACS"),
+    "oidc": ("authorize", "ACS", "token", "userinfo"),
+}
+
+#: Downstream protocol name → flow function.
 FLOWS: dict[str, Callable[[httpx.Client, Peers, Subject], Flow]] = {
     "saml": saml_sp_initiated,
+    "oidc": oidc_code_flow,
 }

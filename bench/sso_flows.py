@@ -122,6 +122,7 @@ def _peers() -> object:
     from sso_driver import Peers
 
     from idp_mock.app import entity_id as idp_entity_id
+    from provider_mock import oidc_rp
     from provider_mock.app import acs_url
     from provider_mock.app import entity_id as sp_entity_id
     from services.dataset import ENT_ID
@@ -135,6 +136,9 @@ def _peers() -> object:
         sp_key=load_or_create(settings.keys_dir, "provider"),
         idp_entity_id=idp_entity_id(settings), idp_key=load_or_create(settings.keys_dir, "idp"),
         ent_id=ENT_ID,
+        oidc_client_id=oidc_rp.client_id(settings),
+        oidc_client_secret=oidc_rp.client_secret(settings),
+        oidc_redirect_uri=oidc_rp.registration(settings)["redirect_uris"][0],
     )
 
 
@@ -178,8 +182,8 @@ def run(pool: ProcessPoolExecutor, *, processes: int, threads: int, seconds: flo
         "elapsed": elapsed, "rate": len(ok) / elapsed, "broker_cpu": broker_cpu,
         "per_cpu": len(ok) / broker_cpu if broker_cpu else float("nan"),
         "latencies": latencies,  # type: ignore[dict-item]
-        "sso_p50": percentile([f[1][0] for f in ok], 50),
-        "acs_p50": percentile([f[1][1] for f in ok], 50),
+        "step_p50": [percentile([f[1][i] for f in ok], 50)  # type: ignore[dict-item]
+                     for i in range(len(ok[0][1]) if ok else 0)],
         "late": sum(o.late_starts for o in outcomes),
         "driver_cpu": sum(o.driver_cpu for o in outcomes),
     }
@@ -194,14 +198,19 @@ def _py_spy(out: Path, pid: int, seconds: float) -> subprocess.Popen[bytes]:
          "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def report(name: str, result: dict[str, float], target: str = "") -> None:
+def report(name: str, result: dict[str, float], protocol: str, target: str = "") -> None:
     print(f"{name}: {result['ok']} flows ok of {result['flows']} in {result['elapsed']:.1f} s"
           f" = {result['rate']:.1f} flows/s; broker CPU {result['broker_cpu']:.1f} s"
           f" = {result['per_cpu']:.0f} flows per broker CPU-second"
           f" (driver CPU {result['driver_cpu']:.1f} s)")
     if result["ok"]:
-        print(f"  latency per flow (SSO + ACS): {summary_ms(result['latencies'])}{target};"
-              f" median SSO {result['sso_p50'] * 1e3:.1f} ms, ACS {result['acs_p50'] * 1e3:.1f} ms")
+        from sso_driver import STEPS
+
+        steps = STEPS[protocol]
+        medians = ", ".join(f"{step} {value * 1e3:.1f} ms"
+                            for step, value in zip(steps, result["step_p50"], strict=True))
+        print(f"  latency per flow ({' + '.join(steps)}): {summary_ms(result['latencies'])}"
+              f"{target}; medians {medians}")
     if result["errors"]:
         print(f"  failures: {result['errors']}")
     if result["late"]:
@@ -221,7 +230,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=0,
                         help="flows in flight at full rate (default 4 per worker)")
     parser.add_argument("--driver-processes", type=int, default=2)
-    parser.add_argument("--protocol", default="saml", help="a flow of sso_driver.FLOWS")
+    parser.add_argument("--protocol", default="saml", choices=("saml", "oidc"),
+                        help="the provider's protocol toward the broker (sso_driver.FLOWS)")
     parser.add_argument("--py-spy", type=Path, metavar="FILE",
                         help="sample the broker with py-spy during the full-rate run (collapsed "
                              "stacks to FILE; summarise with bench/sso_profile.py --stacks FILE)")
@@ -284,7 +294,7 @@ def main() -> None:
             spy = _py_spy(args.py_spy, server.pid, args.seconds) if args.py_spy else None
             full = run(pool, threads=max(1, concurrency // processes), seconds=args.seconds,
                        rate=None, **common)
-            report("full rate", full)
+            report("full rate", full, args.protocol)
             if spy is not None:
                 spy.wait(timeout=60)
             half_rate = full["rate"] / 2
@@ -292,8 +302,9 @@ def main() -> None:
                   f"{args.seconds:.0f} s)…", flush=True)
             half = run(pool, threads=max(1, concurrency // processes), seconds=args.seconds,
                        rate=half_rate, **common)
-            report("half rate", half, target=" (target p99 < 50 ms)")
-        print(f"summary: {args.store}, {args.workers} workers: {full['rate']:.0f} flows/s, "
+            report("half rate", half, args.protocol, target=" (target p99 < 50 ms)")
+        print(f"summary: {args.protocol}, {args.store}, {args.workers} workers: "
+              f"{full['rate']:.0f} flows/s, "
               f"{full['per_cpu']:.0f} flows per broker CPU-s (target ≥ 300); at "
               f"{half['rate']:.0f} flows/s p99 {percentile(half['latencies'], 99) * 1e3:.1f} ms"
               f" (target < 50 ms)")

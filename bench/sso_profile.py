@@ -11,7 +11,7 @@ threads holding the GIL: where the CPU goes); ``--stacks FILE`` summarises those
 function, inclusive and self. (An in-process profiler would miss the worker threads the
 endpoints run in.)
 
-    python bench/sso_profile.py [--store postgres] [--flows 300] [--show]
+    python bench/sso_profile.py [--store postgres] [--protocol oidc] [--flows 300] [--show]
     python bench/sso_profile.py --stacks /tmp/broker.stacks
 """
 
@@ -105,6 +105,8 @@ def main() -> None:
     parser.add_argument("--establishments", type=int, default=4)
     parser.add_argument("--students", type=int, default=100)
     parser.add_argument("--flows", type=int, default=300)
+    parser.add_argument("--protocol", default="saml", choices=("saml", "oidc"),
+                        help="the provider's protocol toward the broker (sso_driver.FLOWS)")
     parser.add_argument("--show", action="store_true", help="list one flow's statements")
     args = parser.parse_args()
     if args.stacks:
@@ -150,13 +152,13 @@ def _measure(args: argparse.Namespace, prepare: Any) -> None:
     subjects = [Subject(p, r) for p, r in
                 subjects_of(args.establishments, args.students, settings.provider_base)]
     peers = _peers()
-    flow = FLOWS["saml"]
+    flow = FLOWS[args.protocol]
     trips = RoundTrips()
     trips.install()
     rng = random.Random(7)  # noqa: S311 - load pattern
     print(machine())
-    print(f"conditions: store {args.store}, broker in process (Starlette test client), "
-          f"{len(subjects)} people, {args.flows} flows")
+    print(f"conditions: store {args.store}, protocol {args.protocol}, broker in process "
+          f"(Starlette test client), {len(subjects)} people, {args.flows} flows")
     with TestClient(create_app(settings), base_url=settings.broker_base,
                     follow_redirects=False) as client:
         for _ in range(20):  # warm-up: metadata parsed, statements compiled
