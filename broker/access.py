@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from broker.domain import Grant, PersonView, Refusal
@@ -84,6 +84,21 @@ def refusal(code: str, *, resource_id: str | None = None, uai: str | None = None
     return Refusal(code=code, reason=reason, action=action, resource_id=resource_id, uai=uai)
 
 
+# Built once: every login runs them, and building a statement (and its cache key) cost more
+# than running it.
+_RESOURCE = (
+    select(Resource, Provider.entity_id)
+    .join(Provider, Provider.id == Resource.provider_id)
+    .where(Resource.id == bindparam("resource_id"))
+)
+_SUBSCRIPTIONS = (
+    select(Subscription)
+    .where(Subscription.resource_id.in_(bindparam("resource_ids", expanding=True)),
+           Subscription.uai == bindparam("uai"), Subscription.deleted.is_(False))
+    .order_by(Subscription.id)
+)
+
+
 @dataclass(frozen=True)
 class _Held:
     uai: str
@@ -96,11 +111,7 @@ class _Held:
 def decide(
     session: Session, person: PersonView, resource_id: str, *, uai: str | None = None, today: date
 ) -> Grant | Refusal:
-    found = session.execute(
-        select(Resource, Provider.entity_id)
-        .join(Provider, Provider.id == Resource.provider_id)
-        .where(Resource.id == resource_id)
-    ).first()
+    found = session.execute(_RESOURCE, {"resource_id": resource_id}).first()
     if found is None:
         return refusal("access.unknown_resource", resource_id=resource_id, uai=uai)
     resource, provider_entity_id = found
@@ -147,10 +158,7 @@ def _decide_in(
     if resource.delivery == "automatic":
         return _Held(uai, profile, "automatic", (), ())
     subscriptions = session.scalars(
-        select(Subscription)
-        .where(Subscription.resource_id.in_(subscribed_ids(resource)), Subscription.uai == uai,
-               Subscription.deleted.is_(False))
-        .order_by(Subscription.id)
+        _SUBSCRIPTIONS, {"resource_ids": subscribed_ids(resource), "uai": uai}
     ).all()
     if not subscriptions:
         return "access.no_subscription"
@@ -178,33 +186,42 @@ def _assignments_of(
 ) -> list[Assignment]:
     """Assignments of these subscriptions that reach the person in establishment ``uai``.
 
-    A division or group assignment gives licences to the students of that class or group: the
-    teachers linked to it are reached by an individual or a profile assignment, as the
-    per-audience licence counts of a subscription expect. The person must also hold a licence
-    of the subscription (``broker.licences``): coverage is fixed when the assignment is made,
-    so a student who joined the class later is refused until an officer tops it up, and
-    access always agrees with the counts.
+    The person must also hold a licence of the subscription (``broker.licences``): coverage is
+    fixed when the assignment is made, so a student who joined the class later is refused until
+    an officer tops it up, and access always agrees with the counts.
     """
     if not subscription_ids:
         return []
-    reaches = {("person", person.person_id), ("profile", profile)}
-    if profile == "National_elv":
-        reaches |= {("division", code) for code, _ in person.divisions.get(uai, ())}
-        reaches |= {("group", code) for code, _ in person.groups.get(uai, ())}
-    candidates = session.scalars(
+    found = session.scalars(
         select(Assignment)
-        .where(Assignment.subscription_id.in_(subscription_ids))
+        .where(Assignment.subscription_id.in_(subscription_ids), reaching(person, uai))
         .order_by(Assignment.id)
     ).all()
-    reaching = [a for a in candidates if (a.target_kind, _canonical(a)) in reaches]
-    held = held_subscriptions(session, person.pk, {a.subscription_id for a in reaching})
-    return [a for a in reaching if a.subscription_id in held]
+    held = held_subscriptions(session, person.pk, {a.subscription_id for a in found})
+    return [a for a in found if a.subscription_id in held]
 
 
-def _canonical(assignment: Assignment) -> str:
-    if assignment.target_kind != "profile":
-        return assignment.target_value
-    try:
-        return normalise_profile(assignment.target_value)
-    except ValueError:
-        return assignment.target_value
+def reaching(person: PersonView, uai: str) -> ColumnElement[bool]:
+    """SQL condition: an assignment that gives the person a licence in ``uai``.
+
+    Directly, through the whole profile (in any case and spacing), or — students only —
+    through their division or group: a division or group assignment gives licences to the
+    students of that class or group; the teachers linked to it are reached by an individual
+    or a profile assignment, as the per-audience licence counts of a subscription expect.
+    Filtered in SQL: a subscription may carry an assignment per pupil of the establishment.
+    The access decision and the mediacentre list share it, so they cannot disagree.
+    """
+    profile = normalise_profile(person.profiles[uai])
+    kind, value = Assignment.target_kind, Assignment.target_value
+    conditions = [
+        and_(kind == "person", value == person.person_id),
+        and_(kind == "profile", func.lower(func.trim(value)) == profile.lower()),
+    ]
+    if profile == "National_elv":
+        divisions = [code for code, _ in person.divisions.get(uai, ())]
+        groups = [code for code, _ in person.groups.get(uai, ())]
+        if divisions:
+            conditions.append(and_(kind == "division", value.in_(divisions)))
+        if groups:
+            conditions.append(and_(kind == "group", value.in_(groups)))
+    return or_(*conditions)

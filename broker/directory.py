@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import String, cast, literal, null, select, union_all
+from sqlalchemy import Integer, String, bindparam, cast, literal, null, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import Label
 from sqlalchemy.sql.selectable import CompoundSelect
@@ -74,11 +74,7 @@ def find_person(session: Session, auth: Authentication) -> PersonView | None:
     ent_id = _single(attributes.get("idEnt"))
     person_id = _single(attributes.get("GARPersonIdentifiant"))
     if ent_id is not None and person_id is not None:
-        # The row itself, held while load_person runs: its session.get is then answered
-        # from the identity map instead of a second SELECT.
-        person = session.scalars(
-            select(Person).where(Person.person_id == person_id, Person.ent_id == ent_id)
-        ).first()
+        person = session.scalars(_BY_ENT_ID, {"person_id": person_id, "ent_id": ent_id}).first()
         return None if person is None else load_person(session, person.id)
     refs = attributes.get("FrEduCtRefId")
     if refs is None or isinstance(refs, str):
@@ -89,12 +85,7 @@ def find_person(session: Session, auth: Authentication) -> PersonView | None:
         if parsed is None:
             continue
         academy, join_key = parsed
-        pk = session.scalar(
-            select(Person.id)
-            .join(PersonProfile, PersonProfile.person_pk == Person.id)
-            .join(Establishment, Establishment.uai == PersonProfile.uai)
-            .where(Person.join_key == join_key, Establishment.academy == academy)
-            .limit(1))
+        pk = session.scalar(_BY_JOIN_KEY, {"join_key": join_key, "academy": academy})
         if pk is not None:
             found.add(pk)
     if len(found) != 1:
@@ -113,7 +104,7 @@ def load_person(session: Session, pk: int) -> PersonView:
     levels: dict[str, list[str]] = defaultdict(list)
     subjects: dict[str, list[str]] = defaultdict(list)
     respaff: list[str] = []
-    for kind, uai, first, second, third in session.execute(_person_facts(pk)):
+    for kind, uai, first, second, third in session.execute(_PERSON_FACTS, {"pk": pk}):
         if kind == "profile":
             try:
                 profiles[uai] = normalise_profile(first)
@@ -144,7 +135,7 @@ def load_person(session: Session, pk: int) -> PersonView:
     )
 
 
-def _person_facts(pk: int) -> CompoundSelect[Any]:
+def _person_facts() -> CompoundSelect[Any]:
     """Everything the view needs beyond the person row, in one round trip.
 
     One UNION ALL of (kind, uai, up to three values) rows instead of one SELECT per table:
@@ -154,6 +145,7 @@ def _person_facts(pk: int) -> CompoundSelect[Any]:
     def kind(name: str) -> Label[str]:
         return literal(name, String).label("kind")
 
+    pk = bindparam("pk", type_=Integer)
     nothing = cast(null(), String)
     return union_all(
         select(kind("profile"), PersonProfile.uai, PersonProfile.profile, nothing, nothing)
@@ -169,3 +161,20 @@ def _person_facts(pk: int) -> CompoundSelect[Any]:
         select(kind("respaff"), RespAff.uai, nothing, nothing, nothing)
         .where(RespAff.person_pk == pk),
     )
+
+
+# Built once, at import: building a statement and its cache key on every login cost more than
+# running it. The person row itself is held while load_person runs: its session.get is then
+# answered from the identity map instead of a second SELECT.
+_PERSON_FACTS = _person_facts()
+_BY_ENT_ID = select(Person).where(
+    Person.person_id == bindparam("person_id"), Person.ent_id == bindparam("ent_id")
+)
+_BY_JOIN_KEY = (
+    select(Person.id)
+    .join(PersonProfile, PersonProfile.person_pk == Person.id)
+    .join(Establishment, Establishment.uai == PersonProfile.uai)
+    .where(Person.join_key == bindparam("join_key"),
+           Establishment.academy == bindparam("academy"))
+    .limit(1)
+)

@@ -27,9 +27,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from broker.access import reaching
 from broker.directory import load_person
 from broker.domain import PersonView
 from broker.licences import held_subscriptions
@@ -105,13 +106,13 @@ def openable(session: Session, person: PersonView, uai: str, *, today: date) -> 
     individual = [s.id for s in eligible
                   if s.type == "INDIV" and s.resource_id not in granted | automatic]
     if individual:
-        reaching = {sid: resource_id for sid, resource_id in session.execute(
+        reached = {sid: resource_id for sid, resource_id in session.execute(
             select(Subscription.id, Subscription.resource_id)
             .join(Assignment, Assignment.subscription_id == Subscription.id)
-            .where(Subscription.id.in_(individual), _reaches(person, uai))
+            .where(Subscription.id.in_(individual), reaching(person, uai))
         )}
-        held = held_subscriptions(session, person.pk, reaching)
-        granted |= {resource_id for sid, resource_id in reaching.items() if sid in held}
+        held = held_subscriptions(session, person.pk, reached)
+        granted |= {resource_id for sid, resource_id in reached.items() if sid in held}
     return _describe(session, automatic | with_members(session, granted))
 
 
@@ -129,28 +130,6 @@ def _eligible_subscriptions(
     ).all()
     return [s for s in rows
             if s.start_at.date() <= today <= s.end_at.date() and audience in (s.audience or ())]
-
-
-def _reaches(person: PersonView, uai: str) -> ColumnElement[bool]:
-    """SQL condition: an assignment that gives the person a licence in ``uai``.
-
-    As in the access decision, a division or group assignment reaches only the students of
-    that class or group; a profile assignment matches the profile in any case and spacing.
-    """
-    profile = person.profiles[uai]
-    kind, value = Assignment.target_kind, Assignment.target_value
-    conditions = [
-        and_(kind == "person", value == person.person_id),
-        and_(kind == "profile", func.lower(func.trim(value)) == profile.lower()),
-    ]
-    if profile == "National_elv":
-        divisions = [code for code, _ in person.divisions.get(uai, ())]
-        groups = [code for code, _ in person.groups.get(uai, ())]
-        if divisions:
-            conditions.append(and_(kind == "division", value.in_(divisions)))
-        if groups:
-            conditions.append(and_(kind == "group", value.in_(groups)))
-    return or_(*conditions)
 
 
 def _describe(session: Session, resource_ids: Iterable[str]) -> list[Openable]:

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from broker.domain import Grant, PersonView, Release
@@ -80,13 +80,16 @@ def release(
     return Release(attributes=attributes)
 
 
+_DECLARED = (  # built once: every login runs it
+    select(ResourceAttribute.code)
+    .where(ResourceAttribute.resource_id == bindparam("resource_id"))
+    .order_by(ResourceAttribute.code)
+)
+
+
 def declared_attributes(session: Session, resource_id: str) -> list[str]:
     """The codes a resource declared when registered (empty for an unknown resource)."""
-    return list(session.scalars(
-        select(ResourceAttribute.code)
-        .where(ResourceAttribute.resource_id == resource_id)
-        .order_by(ResourceAttribute.code)
-    ))
+    return list(session.scalars(_DECLARED, {"resource_id": resource_id}))
 
 
 def _present(value: str | None) -> tuple[str, ...]:

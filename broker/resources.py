@@ -10,13 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from broker.errors import FlowError
 from broker.models import Provider, Resource, ResourceAttribute
 
 MAX_RELAY_STATE = 1024
+# Built once (every SP-initiated login runs the first): see broker.trust.
+_OF_PROVIDER = (
+    select(Resource)
+    .join(Provider, Provider.id == Resource.provider_id)
+    .where(Provider.entity_id == bindparam("provider"))
+)
+_EXACT = _OF_PROVIDER.where(Resource.access_url == bindparam("url")).order_by(Resource.id).limit(1)
 
 
 @dataclass(frozen=True)
@@ -53,19 +60,12 @@ def for_relay_state(session: Session, provider_entity_id: str, relay_state: str 
         or not relay_state.isprintable()
     ):
         raise FlowError("sso.relay_state_invalid", relay_state[:100])
-    of_provider = (
-        select(Resource)
-        .join(Provider, Provider.id == Resource.provider_id)
-        .where(Provider.entity_id == provider_entity_id)
-    )
     # The usual RelayState is exactly the access URL: one row, not the provider's catalogue.
     # An exact match is the longest base the RelayState lies within, as the scan would pick.
-    exact = session.scalars(
-        of_provider.where(Resource.access_url == relay_state).order_by(Resource.id).limit(1)
-    ).first()
+    exact = session.scalars(_EXACT, {"provider": provider_entity_id, "url": relay_state}).first()
     if exact is not None:
         return exact
-    candidates = session.scalars(of_provider).all()
+    candidates = session.scalars(_OF_PROVIDER, {"provider": provider_entity_id}).all()
     for resource in sorted(candidates, key=lambda r: len(r.access_url), reverse=True):
         if _within(relay_state, resource.access_url):
             return resource

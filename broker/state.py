@@ -12,12 +12,31 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from broker.models import ConsumedAssertion, LoginState
+
+# Built once: each login runs these, and building a statement (and its cache key) cost more
+# than running it.
+_STATE = select(LoginState).where(LoginState.id == bindparam("id"))
+_CONSUME = (
+    update(LoginState)
+    .where(LoginState.id == bindparam("state_id"), LoginState.consumed_at.is_(None),
+           LoginState.expires_at > bindparam("now"))
+    .values(consumed_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+_REMEMBER = {
+    dialect: module.insert(ConsumedAssertion)
+    .values(issuer=bindparam("issuer"), assertion_id=bindparam("assertion_id"),
+            expires_at=bindparam("expires_at"))
+    .on_conflict_do_nothing(index_elements=["issuer", "assertion_id"])
+    .returning(ConsumedAssertion.id)  # rowcount is not reliable here on psycopg
+    for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 def open_state(
@@ -64,7 +83,7 @@ def pending(session: Session, state_id: str, now: datetime) -> LoginState | None
     """A state that may still be used (not consumed, not expired)."""
     if not state_id or len(state_id) > 64:
         return None
-    state = session.get(LoginState, state_id)
+    state = session.scalars(_STATE, {"id": state_id}).first()
     if state is None or state.consumed_at is not None or state.expires_at <= now:
         return None
     return state
@@ -72,14 +91,7 @@ def pending(session: Session, state_id: str, now: datetime) -> LoginState | None
 
 def consume(session: Session, state_id: str, now: datetime) -> bool:
     """Mark the state used; False when another request already did (or it expired)."""
-    result = session.execute(
-        update(LoginState)
-        .where(
-            LoginState.id == state_id, LoginState.consumed_at.is_(None), LoginState.expires_at > now
-        )
-        .values(consumed_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    result = session.execute(_CONSUME, {"state_id": state_id, "now": now})
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
@@ -92,16 +104,10 @@ def remember_assertion(
     instead of SAVEPOINT, INSERT, RELEASE): a concurrent insert of the same id waits for the
     other transaction and then inserts nothing, so exactly one of them gets a row back.
     """
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        module = postgresql if dialect == "postgresql" else sqlite
-        result = session.execute(
-            module.insert(ConsumedAssertion)
-            .values(issuer=issuer, assertion_id=assertion_id, expires_at=expires_at)
-            .on_conflict_do_nothing(index_elements=["issuer", "assertion_id"])
-            .returning(ConsumedAssertion.id)  # rowcount is not reliable here on psycopg
-        )
-        return result.first() is not None
+    statement = _REMEMBER.get(session.get_bind().dialect.name)
+    if statement is not None:
+        values = {"issuer": issuer, "assertion_id": assertion_id, "expires_at": expires_at}
+        return session.execute(statement, values).first() is not None
     try:
         with session.begin_nested():
             session.add(

@@ -13,15 +13,21 @@ from datetime import UTC, datetime
 from threading import Lock
 
 from cryptography import x509
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from broker.models import Peer
 from services.saml.metadata import EntityMetadata, parse_metadata
 
 MAX_METADATA_BYTES = 1_048_576
+IDP_ROLES = ("idp", "idp+sp")
 _parsed: dict[str, EntityMetadata] = {}
 _parsed_lock = Lock()
+# Built once: a login reads a peer twice, and building the statement (and its cache key)
+# cost more than running it.
+_PEER = select(Peer.metadata_xml, Peer.allow_sha1).where(
+    Peer.entity_id == bindparam("entity_id")
+)
 
 
 def parse_cached(xml: bytes) -> EntityMetadata:
@@ -80,24 +86,25 @@ def register(
     return metadata
 
 
-def _peer(session: Session, entity_id: str) -> Peer | None:
-    """The peer row, read once per session.
+def _peer(session: Session, entity_id: str) -> tuple[EntityMetadata, bool] | None:
+    """The peer's parsed metadata and SHA-1 allowance, read once per session.
 
-    The session's identity map holds rows weakly: kept in ``session.info``, the row read for
-    the metadata also answers ``allows_sha1`` in the same request without a second SELECT.
+    Kept in ``session.info``: the metadata read to check a message also answers
+    ``allows_sha1`` in the same request without a second SELECT.
     """
-    held: dict[str, Peer] = session.info.setdefault("gar_peers", {})
+    held: dict[str, tuple[EntityMetadata, bool]] = session.info.setdefault("gar_peers", {})
     peer = held.get(entity_id)
     if peer is None:
-        peer = session.get(Peer, entity_id)
-        if peer is not None:
-            held[entity_id] = peer
+        row = session.execute(_PEER, {"entity_id": entity_id}).first()
+        if row is not None:
+            peer = held[entity_id] = (parse_cached(row.metadata_xml.encode("utf-8")),
+                                      bool(row.allow_sha1))
     return peer
 
 
 def find(session: Session, entity_id: str) -> EntityMetadata | None:
     peer = _peer(session, entity_id)
-    return None if peer is None else parse_cached(peer.metadata_xml.encode("utf-8"))
+    return None if peer is None else peer[0]
 
 
 def find_idp(session: Session, entity_id: str) -> EntityMetadata | None:
@@ -112,13 +119,7 @@ def find_sp(session: Session, entity_id: str) -> EntityMetadata | None:
 
 def allows_sha1(session: Session, entity_id: str) -> bool:
     peer = _peer(session, entity_id)
-    return bool(peer and peer.allow_sha1)
-
-
-def identity_providers(session: Session) -> list[EntityMetadata]:
-    peers = session.scalars(select(Peer).order_by(Peer.entity_id)).all()
-    found = (parse_cached(p.metadata_xml.encode("utf-8")) for p in peers)
-    return [m for m in found if m.idp is not None]
+    return bool(peer and peer[1])
 
 
 def peers(session: Session) -> list[tuple[str, str, str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -17,28 +18,44 @@ from broker import oidc_providers, oidc_rp, saml_sp, trust
 from broker import state as login_state
 from broker.errors import FlowError
 from broker.flow import Broker
-from broker.models import LoginState
+from broker.models import LoginState, OidcProvider, Peer
 from services import web
 
 SERVICE_NAME = "GAR — gestionnaire d'accès aux ressources (banc d'essai)"
 _templates = web.make_environment("broker")
 
 
+# Every identity provider's name and protocol, SAML ones first: one statement per login, and
+# no peer's metadata read but the one the person is sent to.
+_IDENTITY_PROVIDERS = union_all(
+    select(literal("saml").label("protocol"), Peer.entity_id.label("name"))
+    .where(Peer.role.in_(trust.IDP_ROLES)),
+    select(literal("oidc").label("protocol"), OidcProvider.issuer.label("name")),
+)
+
+
 def to_identity_provider(
     session: Session, broker: Broker, state: LoginState, now: datetime
 ) -> Response:
     with session.no_autoflush:  # the new login state is inserted once, complete, at commit
-        idps = trust.identity_providers(session)
-        ops = oidc_providers.listing(session)  # identity providers speaking OpenID Connect
-    if not idps and not ops:
-        raise FlowError("sso.no_identity_provider", "", 503)
-    if len(idps) + len(ops) == 1:
-        if ops:
-            url = oidc_rp.redirect_to_op(broker.settings, ops[0], state)
+        found = sorted(session.execute(_IDENTITY_PROVIDERS).tuples(),
+                       key=lambda row: (row[0] != "saml", row[1]))
+        if not found:
+            raise FlowError("sso.no_identity_provider", "", 503)
+        if len(found) > 1:
+            return _chooser(state, [name for _, name in found])
+        protocol, name = found[0]
+        if protocol == "oidc":
+            op = oidc_providers.find(session, name)
+            if op is None:  # removed since the listing
+                raise FlowError("sso.no_identity_provider", name, 503)
+            url = oidc_rp.redirect_to_op(broker.settings, op, state)
         else:
-            url = saml_sp.redirect_to_idp(broker.settings, broker.keypair, idps[0], state, now)
-        return RedirectResponse(url, status_code=303)
-    return _chooser(state, [m.entity_id for m in idps] + [op.issuer for op in ops])
+            idp = trust.find_idp(session, name)
+            if idp is None:
+                raise FlowError("sso.no_identity_provider", name, 503)
+            url = saml_sp.redirect_to_idp(broker.settings, broker.keypair, idp, state, now)
+    return RedirectResponse(url, status_code=303)
 
 
 def _chooser(state: LoginState, idps: list[Any]) -> Response:
