@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from broker.domain import Grant, PersonView, Refusal
@@ -193,35 +194,45 @@ def _assignments_of(
     if not subscription_ids:
         return []
     found = session.scalars(
-        select(Assignment)
-        .where(Assignment.subscription_id.in_(subscription_ids), reaching(person, uai))
-        .order_by(Assignment.id)
+        _REACHING_ASSIGNMENTS, {"subscription_ids": subscription_ids, **reaching(person, uai)}
     ).all()
     held = held_subscriptions(session, person.pk, {a.subscription_id for a in found})
     return [a for a in found if a.subscription_id in held]
 
 
-def reaching(person: PersonView, uai: str) -> ColumnElement[bool]:
-    """SQL condition: an assignment that gives the person a licence in ``uai``.
-
-    Directly, through the whole profile (in any case and spacing), or — students only —
-    through their division or group: a division or group assignment gives licences to the
-    students of that class or group; the teachers linked to it are reached by an individual
-    or a profile assignment, as the per-audience licence counts of a subscription expect.
-    Filtered in SQL: a subscription may carry an assignment per pupil of the establishment.
-    The access decision and the mediacentre list share it, so they cannot disagree.
-    """
+def reaching(person: PersonView, uai: str) -> dict[str, Any]:
+    """The parameters of :data:`REACHES` for the person in establishment ``uai``."""
     profile = normalise_profile(person.profiles[uai])
-    kind, value = Assignment.target_kind, Assignment.target_value
-    conditions = [
-        and_(kind == "person", value == person.person_id),
-        and_(kind == "profile", func.lower(func.trim(value)) == profile.lower()),
-    ]
-    if profile == "National_elv":
-        divisions = [code for code, _ in person.divisions.get(uai, ())]
-        groups = [code for code, _ in person.groups.get(uai, ())]
-        if divisions:
-            conditions.append(and_(kind == "division", value.in_(divisions)))
-        if groups:
-            conditions.append(and_(kind == "group", value.in_(groups)))
-    return or_(*conditions)
+    student = profile == "National_elv"
+    return {
+        "reached_person": person.person_id,
+        "reached_profile": profile.lower(),
+        "reached_divisions": [code for code, _ in person.divisions.get(uai, ())] if student else [],
+        "reached_groups": [code for code, _ in person.groups.get(uai, ())] if student else [],
+    }
+
+
+#: SQL condition: an assignment that gives the person a licence in an establishment, with the
+#: parameters :func:`reaching` gives. Directly, through the whole profile (in any case and
+#: spacing), or — students only — through their division or group: a division or group
+#: assignment gives licences to the students of that class or group; the teachers linked to it
+#: are reached by an individual or a profile assignment, as the per-audience licence counts of
+#: a subscription expect. Filtered in SQL (a subscription may carry an assignment per pupil of
+#: the establishment), and shared by the access decision and the mediacentre list, so they
+#: cannot disagree.
+REACHES = or_(
+    and_(Assignment.target_kind == "person",
+         Assignment.target_value == bindparam("reached_person")),
+    and_(Assignment.target_kind == "profile",
+         func.lower(func.trim(Assignment.target_value)) == bindparam("reached_profile")),
+    and_(Assignment.target_kind == "division",
+         Assignment.target_value.in_(bindparam("reached_divisions", expanding=True))),
+    and_(Assignment.target_kind == "group",
+         Assignment.target_value.in_(bindparam("reached_groups", expanding=True))),
+)
+_REACHING_ASSIGNMENTS = (
+    select(Assignment)
+    .where(Assignment.subscription_id.in_(bindparam("subscription_ids", expanding=True)),
+           REACHES)
+    .order_by(Assignment.id)
+)

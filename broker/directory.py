@@ -74,7 +74,7 @@ def find_person(session: Session, auth: Authentication) -> PersonView | None:
     ent_id = _single(attributes.get("idEnt"))
     person_id = _single(attributes.get("GARPersonIdentifiant"))
     if ent_id is not None and person_id is not None:
-        person = session.scalars(_BY_ENT_ID, {"person_id": person_id, "ent_id": ent_id}).first()
+        person = person_of_ent(session, ent_id, person_id)
         return None if person is None else load_person(session, person.id)
     refs = attributes.get("FrEduCtRefId")
     if refs is None or isinstance(refs, str):
@@ -91,6 +91,15 @@ def find_person(session: Session, auth: Authentication) -> PersonView | None:
     if len(found) != 1:
         return None
     return load_person(session, found.pop())
+
+
+def person_of_ent(session: Session, ent_id: str, person_id: str) -> Person | None:
+    """The record of ``person_id`` fed by ENT ``ent_id``.
+
+    Keep the row while :func:`load_person` runs: its ``session.get`` is then answered from
+    the identity map instead of a second SELECT.
+    """
+    return session.scalars(_BY_ENT_ID, {"person_id": person_id, "ent_id": ent_id}).first()
 
 
 def load_person(session: Session, pk: int) -> PersonView:
@@ -164,8 +173,7 @@ def _person_facts() -> CompoundSelect[Any]:
 
 
 # Built once, at import: building a statement and its cache key on every login cost more than
-# running it. The person row itself is held while load_person runs: its session.get is then
-# answered from the identity map instead of a second SELECT.
+# running it.
 _PERSON_FACTS = _person_facts()
 _BY_ENT_ID = select(Person).where(
     Person.person_id == bindparam("person_id"), Person.ent_id == bindparam("ent_id")

@@ -23,28 +23,22 @@ Looking the person up (:func:`find`) is also here, with the refusals the list AP
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, Text, bindparam, cast, or_, select
 from sqlalchemy.orm import Session
 
-from broker.access import reaching
-from broker.directory import load_person
+from broker.access import REACHES, reaching
+from broker.directory import load_person, person_of_ent
 from broker.domain import PersonView
 from broker.licences import held_subscriptions
-from broker.models import Assignment, Establishment, Person, Provider, Resource, Subscription
-from broker.resource_families import with_members
+from broker.models import Assignment, Establishment, Provider, Resource, Subscription
 from services.attributes import audience_of
-from services.scolomfr import (
-    DOCUMENT_TYPES,
-    LEVELS,
-    PEDAGOGICAL_TYPES,
-    SUBJECTS,
-    Term,
-    terms,
-)
+from services.scolomfr import VOCABULARIES, Term, terms
 
 
 @dataclass(frozen=True)
@@ -80,14 +74,12 @@ def find(session: Session, ent_id: str, uai: str, person_id: str) -> PersonView:
     ``mediacentre.unknown_person`` (no such person *of this ENT*: another ENT's people are
     not disclosed), ``mediacentre.person_not_in_establishment``.
     """
-    establishment = session.get(Establishment, uai)
+    establishment = session.execute(_ESTABLISHMENT, {"uai": uai}).first()
     if establishment is None:
         raise NotListable("mediacentre.unknown_establishment")
     if establishment.ent_id is not None and establishment.ent_id != ent_id:
         raise NotListable("mediacentre.establishment_of_another_ent")
-    # The row itself, held while load_person runs: its session.get then needs no SELECT.
-    row = session.scalars(
-        select(Person).where(Person.person_id == person_id, Person.ent_id == ent_id)).first()
+    row = person_of_ent(session, ent_id, person_id)
     if row is None:
         raise NotListable("mediacentre.unknown_person")
     person = load_person(session, row.id)
@@ -100,61 +92,93 @@ def openable(session: Session, person: PersonView, uai: str, *, today: date) -> 
     """The resources ``person`` may open in ``uai`` today, by title; empty outside ``uai``."""
     if uai not in person.profiles:
         return []
-    automatic = set(session.scalars(select(Resource.id).where(Resource.delivery == "automatic")))
     eligible = _eligible_subscriptions(session, person, uai, today)
+    # Every resource the establishment could list, described, in one statement: the automatic
+    # ones, those of its subscriptions and their families' members; then chosen here.
+    candidates = session.execute(_CANDIDATES, {"uai": uai}).all()
+    automatic = {row.id for row in candidates if row.delivery == "automatic"}
     granted = {s.resource_id for s in eligible if s.type == "ETABL"}
-    individual = [s.id for s in eligible
-                  if s.type == "INDIV" and s.resource_id not in granted | automatic]
+    individual = {s.id: s.resource_id for s in eligible
+                  if s.type == "INDIV" and s.resource_id not in granted | automatic}
     if individual:
-        reached = {sid: resource_id for sid, resource_id in session.execute(
-            select(Subscription.id, Subscription.resource_id)
-            .join(Assignment, Assignment.subscription_id == Subscription.id)
-            .where(Subscription.id.in_(individual), reaching(person, uai))
-        )}
-        held = held_subscriptions(session, person.pk, reached)
-        granted |= {resource_id for sid, resource_id in reached.items() if sid in held}
-    return _describe(session, automatic | with_members(session, granted))
+        reached = set(session.scalars(_REACHED, {"uai": uai, **reaching(person, uai)}))
+        held = held_subscriptions(session, person.pk, reached & individual.keys())
+        granted |= {individual[sid] for sid in held}
+    listed = [_describe(row) for row in candidates
+              if row.id in automatic or row.id in granted or row.family_id in granted]
+    return sorted(listed, key=lambda item: (item.title.casefold(), item.id))
 
 
 def _eligible_subscriptions(
     session: Session, person: PersonView, uai: str, today: date
-) -> list[Subscription]:
+) -> list[Row[str, str, str, datetime, datetime, str]]:
     """Subscriptions of ``uai`` valid today whose audience holds the person's profile there.
 
     Validity is compared on UTC dates in Python, exactly as the access decision does: the
     establishment's subscriptions are few, and SQL date arithmetic differs between stores.
     """
     audience = audience_of(person.profiles[uai])
-    rows = session.scalars(
-        select(Subscription).where(Subscription.uai == uai, Subscription.deleted.is_(False))
-    ).all()
+    rows = session.execute(_SUBSCRIPTIONS, {"uai": uai}).all()
     return [s for s in rows
-            if s.start_at.date() <= today <= s.end_at.date() and audience in (s.audience or ())]
+            if s.start_at.date() <= today <= s.end_at.date() and audience in _listed(s.audience)]
 
 
-def _describe(session: Session, resource_ids: Iterable[str]) -> list[Openable]:
-    ids = sorted(set(resource_ids))
-    if not ids:
-        return []
-    rows = session.execute(
-        select(Resource, Provider.distributor_id)
-        .join(Provider, Provider.id == Resource.provider_id)
-        .where(Resource.id.in_(ids), Resource.displayable.is_(True))
-    ).all()
-    listed = [
-        Openable(
-            id=resource.id,
-            title=resource.title,
-            editor_id=resource.editor_id,
-            editor_name=resource.editor_name,
-            distributor_id=distributor_id or resource.editor_id,
-            thumbnail_url=resource.thumbnail_url,
-            presentation=resource.presentation,
-            levels=tuple(terms(LEVELS, resource.levels)),
-            subjects=tuple(terms(SUBJECTS, resource.subjects)),
-            pedagogical_types=tuple(terms(PEDAGOGICAL_TYPES, resource.pedagogical_types)),
-            document_types=tuple(terms(DOCUMENT_TYPES, resource.document_types)),
-        )
-        for resource, distributor_id in rows
-    ]
-    return sorted(listed, key=lambda item: (item.title.casefold(), item.id))
+def _describe(row: Row[*tuple[Any, ...]]) -> Openable:
+    return Openable(
+        id=row.id,
+        title=row.title,
+        editor_id=row.editor_id,
+        editor_name=row.editor_name,
+        distributor_id=row.distributor_id or row.editor_id,
+        thumbnail_url=row.thumbnail_url,
+        presentation=row.presentation,
+        levels=_terms("levels", row.levels),
+        subjects=_terms("subjects", row.subjects),
+        pedagogical_types=_terms("pedagogical_types", row.pedagogical_types),
+        document_types=_terms("document_types", row.document_types),
+    )
+
+
+# The JSON lists (audiences, ScoLOMFR terms) are read as their text and parsed through a
+# cache: a list repeats the same few texts, and decoding some 160 JSON values per list was
+# the largest part of its CPU. Statements are built once (see broker.trust).
+@lru_cache(maxsize=4096)
+def _listed(text: str | None) -> tuple[str, ...]:
+    value = json.loads(text) if text else None
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
+@lru_cache(maxsize=4096)
+def _terms(field: str, text: str | None) -> tuple[Term, ...]:
+    return tuple(terms(VOCABULARIES[field], _listed(text)))
+
+
+_ESTABLISHMENT = select(Establishment.ent_id).where(Establishment.uai == bindparam("uai"))
+_SUBSCRIPTIONS = select(
+    Subscription.id, Subscription.resource_id, Subscription.type, Subscription.start_at,
+    Subscription.end_at, cast(Subscription.audience, Text).label("audience"),
+).where(Subscription.uai == bindparam("uai"), Subscription.deleted.is_(False))
+_SUBSCRIBED = (
+    select(Subscription.resource_id)
+    .where(Subscription.uai == bindparam("uai"), Subscription.deleted.is_(False))
+    .scalar_subquery()
+)
+_CANDIDATES = (
+    select(
+        Resource.id, Resource.title, Resource.editor_id, Resource.editor_name,
+        Provider.distributor_id, Resource.thumbnail_url, Resource.presentation,
+        Resource.delivery, Resource.family_id,
+        *(cast(column, Text).label(column.key) for column in (
+            Resource.levels, Resource.subjects, Resource.pedagogical_types,
+            Resource.document_types)),
+    )
+    .join(Provider, Provider.id == Resource.provider_id)
+    .where(Resource.displayable.is_(True),
+           or_(Resource.delivery == "automatic", Resource.id.in_(_SUBSCRIBED),
+               Resource.family_id.in_(_SUBSCRIBED)))
+)
+_REACHED = (  # the establishment's subscriptions with an assignment reaching the person
+    select(Subscription.id)
+    .join(Assignment, Assignment.subscription_id == Subscription.id)
+    .where(Subscription.uai == bindparam("uai"), REACHES)
+)
