@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broker.models import Resource
@@ -33,30 +33,19 @@ def subscribed_ids(resource: Resource) -> tuple[str, ...]:
     return (resource.id,) if resource.family_id is None else (resource.id, resource.family_id)
 
 
-_MEMBERS = (  # built once: every mediacentre list runs it
-    select(Resource.id, Resource.family_id)
-    .where(Resource.family_id.in_(bindparam("ids", expanding=True))).order_by(Resource.id)
-)
-
-
 def members(session: Session, mother_ids: Iterable[str]) -> dict[str, list[str]]:
     """mother id -> its members' ids (sorted), for the given mothers that have any."""
     ids = sorted(set(mother_ids))
     found: dict[str, list[str]] = {}
     if not ids:
         return found
-    for member, mother in session.execute(_MEMBERS, {"ids": ids}):
+    for member, mother in session.execute(
+        select(Resource.id, Resource.family_id)
+        .where(Resource.family_id.in_(ids)).order_by(Resource.id)
+    ):
         assert mother is not None
         found.setdefault(mother, []).append(member)
     return found
-
-
-def with_members(session: Session, resource_ids: Iterable[str]) -> set[str]:
-    """The resources plus every member of those that are mothers."""
-    ids = set(resource_ids)
-    for listed in members(session, ids).values():
-        ids.update(listed)
-    return ids
 
 
 def set_family(session: Session, resource_id: str, mother_id: str | None) -> Resource:
