@@ -120,6 +120,12 @@ def provider(
         help="Suivre les redirections de votre service (même site) avant de juger.")] = True,
     echo_values: Annotated[bool, typer.Option(
         help="Votre page de succès affiche les valeurs reçues : les vérifier aussi.")] = False,
+    account_marker: Annotated[str | None, typer.Option(
+        help="Expression régulière dont le premier groupe est le compte que votre service a "
+             "ouvert (ex. 'data-account=\"([^\"]+)\"') : compare les comptes de deux "
+             "connexions (IDO).")] = None,
+    resource_id: Annotated[str | None, typer.Option(
+        help="idRessource (ARK) de votre ressource : active les cas IDC valides.")] = None,
     unsolicited: Annotated[bool, typer.Option(
         help="Votre service accepte les réponses non sollicitées (médiacentre).")] = True,
     only: Annotated[list[str] | None, typer.Option(
@@ -141,6 +147,7 @@ def provider(
             failure_marker=_regex(failure_marker, "--failure-marker"),
             follow_redirects=follow_redirects, follow_up_url=follow_up_url,
             echoes_values=echo_values,
+            account_marker=_regex(account_marker, "--account-marker"),
         )
         if (metadata is None) == (cas_url is None):
             raise CliError("indiquez soit --metadata (SAML), soit --cas-url (CAS)")
@@ -150,17 +157,22 @@ def provider(
             return
         assert metadata is not None
         raw = read_metadata(metadata, max_bytes=settings.max_xml_bytes)
-        entity, found = checks.service_provider(raw)
+        fetched = metadata if metadata.startswith(("http://", "https://")) else None
+        entity, found = checks.service_provider(raw, fetched_from=fetched)
         outcomes: list[runner.Outcome] = []
         subject = entity.entity_id if entity is not None else metadata
         if entity is not None and entity.sp is not None and entity.acs_url() is not None:
             box = sandbox.load(settings.keys_dir, sandbox_url)
             options = scenarios.Options(accepts_unsolicited=unsolicited,
-                                        want_assertions_signed=entity.sp.want_assertions_signed)
-            chosen = scenarios.select(scenarios.saml_scenarios(options), only or [])
-            if login_url is None:
-                chosen = [s for s in chosen if not s.solicited]
-                typer.echo("Sans --login-url, seuls les scénarios non sollicités sont joués.")
+                                        want_assertions_signed=entity.sp.want_assertions_signed,
+                                        requested=entity.sp.requested_attributes,
+                                        resource_id=resource_id)
+            chosen, left_out = scenarios.playable(
+                scenarios.select(scenarios.saml_scenarios(options), only or []),
+                login=login_url is not None, account=rule.account_marker is not None,
+                echo=rule.echoes_values)
+            for line in left_out:
+                typer.echo(line[0].upper() + line[1:] + ".")
             target = runner.Target(entity.entity_id, entity.acs_url() or "",
                                    entity.sp.requested_attributes, login_url, relay_state)
             typer.echo(f"{len(chosen)} scénarios contre {target.acs_url}")
