@@ -135,7 +135,7 @@ def provider(
     """Contrôle les métadonnées de votre service puis joue les scénarios contre son ACS
     (ou, avec --cas-url, les scénarios CAS contre votre ressource)."""
     from services.cli import CliError, _expected_errors, _settings
-    from services.conformance import checks, runner, sandbox, scenarios, verdict
+    from services.conformance import checks, runner, sandbox, verdict
     from services.conformance.report import Report
     from services.peers import read_metadata
 
@@ -163,18 +163,11 @@ def provider(
         subject = entity.entity_id if entity is not None else metadata
         if entity is not None and entity.sp is not None and entity.acs_url() is not None:
             box = sandbox.load(settings.keys_dir, sandbox_url)
-            options = scenarios.Options(accepts_unsolicited=unsolicited,
-                                        want_assertions_signed=entity.sp.want_assertions_signed,
-                                        requested=entity.sp.requested_attributes,
-                                        resource_id=resource_id)
-            chosen, left_out = scenarios.playable(
-                scenarios.select(scenarios.saml_scenarios(options), only or []),
-                login=login_url is not None, account=rule.account_marker is not None,
-                echo=rule.echoes_values)
+            chosen, left_out, target = runner.saml_plan(
+                entity, rule, login_url=login_url, relay_state=relay_state,
+                resource_id=resource_id, unsolicited=unsolicited, only=only or [])
             for line in left_out:
                 typer.echo(line[0].upper() + line[1:] + ".")
-            target = runner.Target(entity.entity_id, entity.acs_url() or "",
-                                   entity.sp.requested_attributes, login_url, relay_state)
             typer.echo(f"{len(chosen)} scénarios contre {target.acs_url}")
             typer.echo(rule.describe())
             with _serving(box, enabled=serve):

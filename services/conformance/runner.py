@@ -33,6 +33,7 @@ from services.conformance.sandbox import Sandbox
 from services.conformance.scenarios import Scenario
 from services.conformance.verdict import Seen, VerdictRule, read
 from services.keys import KeyPair, generate
+from services.saml.metadata import EntityMetadata
 
 EXPECTED = {
     "accept": "acceptée",
@@ -252,3 +253,24 @@ def judge(scenario: Scenario, seen: Seen, who: Persona, rule: VerdictRule) -> Ou
 def outcome_of(scenario: Scenario, passed: bool, seen: str) -> Outcome:
     return Outcome(scenario.id, scenario.family, scenario.title, EXPECTED[scenario.expect],
                    seen, passed, scenario.fix)
+
+
+def saml_plan(entity: EntityMetadata, rule: VerdictRule, *, login_url: str | None,
+              relay_state: str | None, resource_id: str | None, unsolicited: bool,
+              only: Sequence[str]) -> tuple[list[Scenario], list[str], Target]:
+    """What a run against this service provider plays (the CLI's and the page's), with a
+    French line for each kind of scenario left out, and the target."""
+    from services.conformance import scenarios
+
+    sp = entity.sp
+    assert sp is not None
+    options = scenarios.Options(accepts_unsolicited=unsolicited,
+                                want_assertions_signed=sp.want_assertions_signed,
+                                requested=sp.requested_attributes, resource_id=resource_id)
+    chosen, left_out = scenarios.playable(
+        scenarios.select(scenarios.saml_scenarios(options), only),
+        login=login_url is not None, account=rule.account_marker is not None,
+        echo=rule.echoes_values)
+    target = Target(entity.entity_id, entity.acs_url() or "", sp.requested_attributes,
+                    login_url, relay_state)
+    return chosen, left_out, target
