@@ -9,7 +9,6 @@ integrator sees exactly what a provider gets.
 from __future__ import annotations
 
 import logging
-import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -17,7 +16,7 @@ from cryptography import x509
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from provider_mock import display, naive, oidc_rp
+from provider_mock import display, gar_rules, naive, oidc_rp
 from provider_mock.cas import cas_router
 from provider_mock.display import Refusal
 from provider_mock.memory import Accounts, PendingRequests, ReplayCache, Sessions
@@ -36,7 +35,6 @@ logger = logging.getLogger("gar_testbed.provider_mock")
 
 SERVICE_NAME = "Fournisseur de ressources de test"
 SESSION_COOKIE = "provider_session"
-_IDO = re.compile(r"[0-9a-f]{128}")
 
 
 def entity_id(settings: Settings) -> str:
@@ -184,7 +182,7 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
                     "Le RelayState reçu ne désigne aucune ressource de ce fournisseur.",
                 )
             idp = await broker_idp()
-            if settings.provider_naive in naive.SAML_LEVELS:  # a harness target, never for users
+            if settings.provider_naive in naive.NAIVE_READERS:  # a harness target, never for users
                 assert idp.idp is not None
                 validated = naive.read_response(saml_response, idp.idp.signing_certificates,
                                                 max_bytes=settings.max_xml_bytes,
@@ -204,9 +202,9 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
                                "fois.")
             if validated.in_response_to is not None:
                 pending.consume(validated.in_response_to)
-            ido = _ido(validated.attributes)
+            ido = gar_rules.ido_of(validated.attributes)
             if settings.provider_naive != "accounts":  # that level takes any licence
-                _check_licence(validated.attributes, resource, ido)
+                gar_rules.check_licence(validated.attributes, resource, ido)
         except Refusal as exc:
             return refused(request, exc)
         except SamlError as exc:
@@ -278,27 +276,6 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
         )
 
     return app
-
-
-def _ido(attributes: dict[str, list[str]]) -> str:
-    """The person's key here: their IDO, never the NameID (a transient, per-login value)."""
-    values = attributes.get("IDO", [])
-    if len(values) != 1 or not _IDO.fullmatch(values[0]):
-        raise Refusal("provider.no_ido",
-                       "Le gestionnaire d'accès n'a pas transmis un identifiant IDO unique de "
-                       "128 caractères hexadécimaux : sans lui, l'utilisateur ne peut être "
-                       "reconnu.")
-    return values[0]
-
-
-def _check_licence(attributes: dict[str, list[str]], resource: dataset_module.Resource,
-                   ido: str) -> None:
-    """IDC, when sent, names the licence: this resource, this person (``<idRessource>_<IDO>``)."""
-    if "IDC" in attributes and attributes["IDC"] != [f"{resource.id}_{ido}"]:
-        raise Refusal("provider.licence.other_resource",
-                       "L'identifiant de connexion (IDC) reçu désigne une autre ressource ou "
-                       "une autre personne : l'accès à cette ressource n'est pas prouvé.",
-                       403, ", ".join(attributes["IDC"])[:200])
 
 
 def _saml_reason(code: str) -> str:

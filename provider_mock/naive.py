@@ -52,8 +52,8 @@ _SAML = NS["saml"]
 _DS = NS["ds"]
 _CAS = "http://www.yale.edu/tp/cas"
 LEVELS = ("reader", "signature", "digest", "signed-info", "accounts")
-#: Levels whose SAML side is naive (``accounts`` validates SAML like the careful mock).
-SAML_LEVELS = frozenset({"reader", "signature", "digest", "signed-info"})
+#: Levels that read naively, SAML and CAS alike (``accounts`` validates like the careful mock).
+NAIVE_READERS = frozenset({"reader", "signature", "digest", "signed-info"})
 _ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 _HASHES: dict[str, hashes.HashAlgorithm] = {
     "sha1": hashes.SHA1(), "sha256": hashes.SHA256(),  # noqa: S303 - naive on purpose

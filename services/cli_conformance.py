@@ -182,15 +182,16 @@ def _provider_cas(keys_dir: Path, cas_url: str, sandbox_url: str, rule: object,
                   junit: Path | None) -> None:
     """The CAS scenarios; the sandbox is always served, as its tickets live in this run."""
     from services.cli import CliError
-    from services.conformance import runner, sandbox, scenarios, verdict
-    from services.conformance.cas_scenarios import cas_scenarios
+    from services.conformance import runner, sandbox, verdict
     from services.conformance.report import Report
 
     assert isinstance(rule, verdict.VerdictRule)
     if urlsplit(cas_url).scheme not in ("http", "https") or not urlsplit(cas_url).netloc:
         raise CliError("--cas-url doit être une URL http:// ou https://")
     box = sandbox.load(keys_dir, sandbox_url)
-    chosen = scenarios.select(cas_scenarios(), only)
+    chosen, left_out = runner.cas_plan(rule, only)
+    for line in left_out:
+        typer.echo(line[0].upper() + line[1:] + ".")
     target = runner.Target(cas_url, cas_url)
     typer.echo(f"{len(chosen)} scénarios CAS contre {cas_url} (serveur CAS : "
                f"{box.base_url}/cas)")

@@ -14,8 +14,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
-from services.conformance import checks, runner, scenarios, verdict
-from services.conformance.cas_scenarios import cas_scenarios
+from services.conformance import checks, runner, verdict
 from services.conformance.report import Report, to_html
 from services.conformance.sandbox import Sandbox
 from services.peers import PeerError, fetch_metadata
@@ -56,7 +55,7 @@ def install(app: FastAPI, sandbox: Sandbox, *, max_xml_bytes: int) -> None:
                         "page lue ensuite).", detail=str(exc))
         only = value.get("only", "").split()
         if cas_url:
-            chosen = scenarios.select(cas_scenarios(), only)
+            chosen, _ = runner.cas_plan(rule, only)
             outcomes = await runner.run(chosen, target=runner.Target(cas_url, cas_url),
                                         sandbox=sandbox, rule=rule)
             return _report(Report("provider", cas_url, rule.describe(), (), outcomes))

@@ -274,3 +274,12 @@ def saml_plan(entity: EntityMetadata, rule: VerdictRule, *, login_url: str | Non
     target = Target(entity.entity_id, entity.acs_url() or "", sp.requested_attributes,
                     login_url, relay_state)
     return chosen, left_out, target
+
+
+def cas_plan(rule: VerdictRule, only: Sequence[str]) -> tuple[list[Scenario], list[str]]:
+    """The CAS scenarios a run against a publisher plays, with the lines for those left out."""
+    from services.conformance import scenarios
+    from services.conformance.cas_scenarios import cas_scenarios
+
+    return scenarios.playable(scenarios.select(cas_scenarios(), only), login=True,
+                              account=rule.account_marker is not None, echo=rule.echoes_values)
