@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from cryptography import x509
@@ -227,7 +228,7 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
     def _accepted(request: Request, resource: dataset_module.Resource,
                   validated: ValidatedAssertion, *, key: str) -> Response:
         account, attributes = accounts.sign_in(key, validated.attributes)
-        shown: dict[str, object] = dict(
+        shown: dict[str, Any] = dict(
             resource=resource, rows=display.rows(attributes.items()), assertion=validated,
             audience=entity_id(settings), acs_url=acs_url(settings), account=account,
             not_on_or_after=validated.not_on_or_after.astimezone(UTC).isoformat(),

@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -116,14 +117,14 @@ class Sessions:
 
     def __init__(self, *, capacity: int = 10_000) -> None:
         self._capacity = capacity
-        self._items: OrderedDict[str, dict[str, object]] = OrderedDict()
+        self._items: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
-    def open(self, shown: dict[str, object]) -> str:
+    def open(self, shown: dict[str, Any]) -> str:
         token = secrets.token_urlsafe(24)
         self._items[token] = shown
         while len(self._items) > self._capacity:
             self._items.popitem(last=False)
         return token
 
-    def get(self, token: str | None) -> dict[str, object] | None:
+    def get(self, token: str | None) -> dict[str, Any] | None:
         return self._items.get(token) if token else None

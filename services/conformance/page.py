@@ -56,9 +56,9 @@ def install(app: FastAPI, sandbox: Sandbox, *, max_xml_bytes: int) -> None:
         only = value.get("only", "").split()
         if cas_url:
             chosen, _ = runner.cas_plan(rule, only)
-            outcomes = await runner.run(chosen, target=runner.Target(cas_url, cas_url),
-                                        sandbox=sandbox, rule=rule)
-            return _report(Report("provider", cas_url, rule.describe(), (), outcomes))
+            played = await runner.run(chosen, target=runner.Target(cas_url, cas_url),
+                                      sandbox=sandbox, rule=rule)
+            return _report(Report("provider", cas_url, rule.describe(), (), played))
         try:
             raw = await fetch_metadata(metadata_url, None, max_bytes=max_xml_bytes)
         except PeerError as exc:

@@ -639,7 +639,7 @@ def _add_idc(resource_id: str, *, other_person: bool = False) -> Callable[[Parts
         who = ido() if other_person or person is None else (person[0].text or "")
         idc = copy.deepcopy(model)
         idc.set("Name", "IDC")
-        for value in idc[1:]:
+        for value in list(idc)[1:]:
             idc.remove(value)
         idc[0].text = f"{resource_id}_{who}"
         statement.append(idc)

@@ -44,7 +44,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     from services.cli import Service, bind, make_servers, serve
 
     url = f"http://127.0.0.1:{_free_port()}"
-    command = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
+    command = subprocess.Popen(
         [str(CLI), "--data-dir", str(tmp_path_factory.mktemp("serve")), "conformance", "serve",
          "--sandbox-url", url],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
