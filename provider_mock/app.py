@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from cryptography import x509
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from provider_mock import display, naive, oidc_rp
+from provider_mock import display, gar_rules, naive, oidc_rp
 from provider_mock.cas import cas_router
 from provider_mock.display import Refusal
-from provider_mock.memory import PendingRequests, ReplayCache
+from provider_mock.memory import Accounts, PendingRequests, ReplayCache, Sessions
 from services import dataset as dataset_module
 from services.keys import KeyPair, load_or_create
 from services.peers import MetadataCache, PeerError
@@ -34,6 +35,7 @@ from services.web import error_page, install_error_handlers, make_environment, r
 logger = logging.getLogger("gar_testbed.provider_mock")
 
 SERVICE_NAME = "Fournisseur de ressources de test"
+SESSION_COOKIE = "provider_session"
 
 
 def entity_id(settings: Settings) -> str:
@@ -94,6 +96,8 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
     peers = MetadataCache(http, max_bytes=settings.max_xml_bytes)
     pending = PendingRequests(lifetime_seconds=settings.login_state_lifetime_seconds)
     replays = ReplayCache()
+    accounts = Accounts(merge=settings.provider_naive == "accounts")
+    sessions = Sessions()
     env = make_environment("provider_mock")
     skew = timedelta(seconds=settings.clock_skew_seconds)
     app.include_router(cas_router(settings, resources, env, http))  # its CAS publisher side
@@ -161,8 +165,8 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
         )
         return RedirectResponse(location, status_code=303, headers={"Cache-Control": "no-store"})
 
-    @app.post("/saml/acs", response_class=HTMLResponse)
-    async def acs(request: Request) -> HTMLResponse:
+    @app.post("/saml/acs", response_model=None)
+    async def acs(request: Request) -> Response:
         form = await request.form(max_files=0, max_fields=8)
         saml_response = form.get("SAMLResponse")
         relay_state = form.get("RelayState")
@@ -179,11 +183,12 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
                     "Le RelayState reçu ne désigne aucune ressource de ce fournisseur.",
                 )
             idp = await broker_idp()
-            if settings.provider_naive:  # a target for the conformity harness, never for users
+            if settings.provider_naive in naive.NAIVE_READERS:  # a harness target, never for users
                 assert idp.idp is not None
                 validated = naive.read_response(saml_response, idp.idp.signing_certificates,
-                                                max_bytes=settings.max_xml_bytes)
-                return _accepted(request, resource, validated)
+                                                max_bytes=settings.max_xml_bytes,
+                                                level=settings.provider_naive)
+                return _accepted(request, resource, validated, key=validated.name_id)
             validated = _validate(saml_response, idp, relay_state=resource.access_url)
             if "assertion" not in validated.signed_parts:
                 # Its metadata says WantAssertionsSigned: a signed envelope is not enough.
@@ -198,25 +203,52 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
                                "fois.")
             if validated.in_response_to is not None:
                 pending.consume(validated.in_response_to)
+            ido = gar_rules.ido_of(validated.attributes)
+            if settings.provider_naive != "accounts":  # that level takes any licence
+                gar_rules.check_licence(validated.attributes, resource, ido)
         except Refusal as exc:
             return refused(request, exc)
         except SamlError as exc:
             logger.info("response refused: %s (%s)", exc.code, exc.detail)
             return refused(request, Refusal(exc.code, _saml_reason(exc.code), detail=exc.detail))
-        return _accepted(request, resource, validated)
+        return _accepted(request, resource, validated, key=ido)
+
+    @app.get("/saml/session", response_class=HTMLResponse)
+    async def session(request: Request) -> HTMLResponse:
+        """The page of this browser's session: where the ACS redirects in post/redirect/get
+        mode, and a follow-up URL for the harness in either mode."""
+        shown = sessions.get(request.cookies.get(SESSION_COOKIE))
+        if shown is None:
+            return error_page(request, 401, "provider.session.none", "Aucune session",
+                              "Ce navigateur n'a pas de session ouverte chez ce fournisseur.",
+                              "Ouvrez une ressource depuis le médiacentre de votre ENT.")
+        return render(env, request, "result.html", headers={"Cache-Control": "no-store"},
+                      **shown)
 
     def _accepted(request: Request, resource: dataset_module.Resource,
-                  validated: ValidatedAssertion) -> HTMLResponse:
-        rows = display.rows(validated.attributes.items())
-        return render(
-            env, request, "result.html", resource=resource, rows=rows, assertion=validated,
-            audience=entity_id(settings), acs_url=acs_url(settings),
+                  validated: ValidatedAssertion, *, key: str) -> Response:
+        account, attributes = accounts.sign_in(key, validated.attributes)
+        shown: dict[str, Any] = dict(
+            resource=resource, rows=display.rows(attributes.items()), assertion=validated,
+            audience=entity_id(settings), acs_url=acs_url(settings), account=account,
             not_on_or_after=validated.not_on_or_after.astimezone(UTC).isoformat(),
         )
+        token = sessions.open(shown)
+        answer: Response = (
+            RedirectResponse("/saml/session", status_code=303,
+                             headers={"Cache-Control": "no-store"})
+            if settings.provider_acs_redirect else render(env, request, "result.html", **shown))
+        answer.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
+                          secure=settings.provider_base.startswith("https://"))
+        return answer
 
     def _validate(value: str, idp: EntityMetadata, *, relay_state: str) -> ValidatedAssertion:
         root = bindings.decode_post(value, max_bytes=settings.max_xml_bytes)
         claimed = root.get("InResponseTo")
+        if claimed is None and not settings.provider_unsolicited:
+            raise Refusal("provider.unsolicited.refused",
+                           "Ce fournisseur n'accepte que les réponses à ses propres demandes "
+                           "d'authentification.")
         if claimed is not None:
             sent = pending.peek(claimed)
             if sent is None:
@@ -239,7 +271,7 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
             acs_url=acs_url(settings),
             expected_issuer=idp.entity_id,
             in_response_to=claimed,
-            allow_unsolicited=claimed is None,
+            allow_unsolicited=claimed is None and settings.provider_unsolicited,
             now=datetime.now(UTC),
             skew=skew,
         )

@@ -5,8 +5,9 @@ only within its own site) sends the person to the broker's CAS ``login`` with th
 as ``service``. The ticket comes back on the same URL; the mock validates it once at
 ``p3/serviceValidate`` over httpx (the service being its URL without ``ticket``), parses the
 answer with the hardened XML parser, keys the person on ``IDO`` (never ``cas:user``), reads
-``UAI`` as several values and shows everything it received. With ``GAR_PROVIDER_NAIVE`` it
-is the harness's naive target instead (:func:`provider_mock.naive.read_cas_answer`).
+``UAI`` as several values, refuses an ``IDC`` naming another resource and shows everything it
+received, with its account number. With ``GAR_PROVIDER_NAIVE`` it is the harness's naive
+target instead (:mod:`provider_mock.naive`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lxml import etree
 
-from provider_mock import display, naive
+from provider_mock import display, gar_rules, naive
 from provider_mock.display import Refusal
+from provider_mock.memory import Accounts
 from services import dataset as dataset_module
 from services.saml.errors import SamlError
 from services.saml.xml import parse
@@ -123,6 +125,8 @@ def cas_router(
 ) -> APIRouter:
     router = APIRouter()
     by_slug = {r.slug: r for r in resources if r.protocol == "cas"}
+    hurried = settings.provider_naive in naive.NAIVE_READERS
+    accounts = Accounts(merge=settings.provider_naive == "accounts")
 
     def refused(request: Request, exc: Refusal) -> HTMLResponse:
         return error_page(
@@ -164,7 +168,7 @@ def cas_router(
         params = request.query_params
         try:
             grain = None
-            if "grain" in params and settings.provider_naive:  # harness target only
+            if "grain" in params and hurried:  # harness target only
                 grain = params["grain"]
             elif "grain" in params:
                 grain = safe_grain(params["grain"], settings.provider_base)
@@ -190,17 +194,21 @@ def cas_router(
             service = resource.access_url + (f"?{rest}" if rest else "")
             body = await fetch(f"{broker_cas_base(settings)}/p3/serviceValidate",
                                {"service": service, "ticket": tickets[0]})
-            if settings.provider_naive:  # trusts the ticket whatever the answer says
+            if hurried:  # trusts the ticket whatever the answer says, keys on cas:user
                 user, attributes = naive.read_cas_answer(body, max_bytes=MAX_ANSWER)
-                received = Received(user, attributes)
+                received, key = Received(user, attributes), user
             else:
                 received = read_answer(body, max_bytes=MAX_ANSWER)
+                key = received.attributes["IDO"][0]
+                if settings.provider_naive != "accounts":  # that level takes any licence
+                    gar_rules.check_licence(received.attributes, resource, key)
         except Refusal as exc:
             logger.info("CAS access refused: %s (%s)", exc.code, exc.detail)
             return refused(request, exc)
-        rows = display.rows(received.attributes.items())
-        return render(env, request, "cas_result.html", resource=resource, rows=rows,
-                      received=received, ido=received.attributes.get("IDO", [""])[0],
-                      uais=received.attributes.get("UAI", []), grain=grain, service=service)
+        account, shown = accounts.sign_in(key, received.attributes)
+        return render(env, request, "cas_result.html", resource=resource,
+                      rows=display.rows(shown.items()), received=received, account=account,
+                      ido=received.attributes.get("IDO", [""])[0],
+                      uais=shown.get("UAI", []), grain=grain, service=service)
 
     return router

@@ -1,4 +1,5 @@
-"""The provider's only state: requests it sent and assertions it already accepted.
+"""The provider's only state: requests it sent, assertions it already accepted, the
+accounts it opened and its browsers' sessions.
 
 The mock has no database, so both live in process memory, bounded in size and purged on
 expiry: enough for one instance, which is all a mock needs (the broker, which must scale,
@@ -7,10 +8,13 @@ keeps the equivalent in its store).
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -74,3 +78,53 @@ class ReplayCache:
             return False
         self._seen[assertion_id] = not_on_or_after
         return True
+
+
+def account_id(key: str) -> str:
+    """The provider's own account number for the person keyed by ``key`` (what its pages
+    show, so the harness can tell whether two logins opened one account or two)."""
+    return "compte-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+class Accounts:
+    """Accounts keyed on what the provider chose (IDO when careful). With ``merge`` (the
+    ``accounts`` naive level) an account keeps every value earlier logins brought, as a
+    provider that stores the profile once and only ever adds to it."""
+
+    def __init__(self, *, merge: bool, capacity: int = 10_000) -> None:
+        self._merge = merge
+        self._capacity = capacity
+        self._known: OrderedDict[str, dict[str, list[str]]] = OrderedDict()
+
+    def sign_in(self, key: str, attributes: Mapping[str, Sequence[str]]
+                ) -> tuple[str, dict[str, list[str]]]:
+        """The account number, and the attributes the provider now shows for it."""
+        received = {code: list(values) for code, values in attributes.items()}
+        if not self._merge:
+            return account_id(key), received
+        known = self._known.pop(key, {})
+        for code, values in received.items():
+            kept = known.setdefault(code, [])
+            kept.extend(v for v in values if v not in kept)
+        self._known[key] = known
+        while len(self._known) > self._capacity:
+            self._known.popitem(last=False)
+        return account_id(key), {code: list(values) for code, values in known.items()}
+
+
+class Sessions:
+    """What each browser's session shows (the page the ACS rendered), by cookie value."""
+
+    def __init__(self, *, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        self._items: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def open(self, shown: dict[str, Any]) -> str:
+        token = secrets.token_urlsafe(24)
+        self._items[token] = shown
+        while len(self._items) > self._capacity:
+            self._items.popitem(last=False)
+        return token
+
+    def get(self, token: str | None) -> dict[str, Any] | None:
+        return self._items.get(token) if token else None

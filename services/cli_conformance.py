@@ -120,6 +120,12 @@ def provider(
         help="Suivre les redirections de votre service (même site) avant de juger.")] = True,
     echo_values: Annotated[bool, typer.Option(
         help="Votre page de succès affiche les valeurs reçues : les vérifier aussi.")] = False,
+    account_marker: Annotated[str | None, typer.Option(
+        help="Expression régulière dont le premier groupe est le compte que votre service a "
+             "ouvert (ex. 'data-account=\"([^\"]+)\"') : compare les comptes de deux "
+             "connexions (IDO).")] = None,
+    resource_id: Annotated[str | None, typer.Option(
+        help="idRessource (ARK) de votre ressource : active les cas IDC valides.")] = None,
     unsolicited: Annotated[bool, typer.Option(
         help="Votre service accepte les réponses non sollicitées (médiacentre).")] = True,
     only: Annotated[list[str] | None, typer.Option(
@@ -129,7 +135,7 @@ def provider(
     """Contrôle les métadonnées de votre service puis joue les scénarios contre son ACS
     (ou, avec --cas-url, les scénarios CAS contre votre ressource)."""
     from services.cli import CliError, _expected_errors, _settings
-    from services.conformance import checks, runner, sandbox, scenarios, verdict
+    from services.conformance import checks, runner, sandbox, verdict
     from services.conformance.report import Report
     from services.peers import read_metadata
 
@@ -141,6 +147,7 @@ def provider(
             failure_marker=_regex(failure_marker, "--failure-marker"),
             follow_redirects=follow_redirects, follow_up_url=follow_up_url,
             echoes_values=echo_values,
+            account_marker=_regex(account_marker, "--account-marker"),
         )
         if (metadata is None) == (cas_url is None):
             raise CliError("indiquez soit --metadata (SAML), soit --cas-url (CAS)")
@@ -150,19 +157,17 @@ def provider(
             return
         assert metadata is not None
         raw = read_metadata(metadata, max_bytes=settings.max_xml_bytes)
-        entity, found = checks.service_provider(raw)
+        fetched = metadata if metadata.startswith(("http://", "https://")) else None
+        entity, found = checks.service_provider(raw, fetched_from=fetched)
         outcomes: list[runner.Outcome] = []
         subject = entity.entity_id if entity is not None else metadata
         if entity is not None and entity.sp is not None and entity.acs_url() is not None:
             box = sandbox.load(settings.keys_dir, sandbox_url)
-            options = scenarios.Options(accepts_unsolicited=unsolicited,
-                                        want_assertions_signed=entity.sp.want_assertions_signed)
-            chosen = scenarios.select(scenarios.saml_scenarios(options), only or [])
-            if login_url is None:
-                chosen = [s for s in chosen if not s.solicited]
-                typer.echo("Sans --login-url, seuls les scénarios non sollicités sont joués.")
-            target = runner.Target(entity.entity_id, entity.acs_url() or "",
-                                   entity.sp.requested_attributes, login_url, relay_state)
+            chosen, left_out, target = runner.saml_plan(
+                entity, rule, login_url=login_url, relay_state=relay_state,
+                resource_id=resource_id, unsolicited=unsolicited, only=only or [])
+            for line in left_out:
+                typer.echo(line[0].upper() + line[1:] + ".")
             typer.echo(f"{len(chosen)} scénarios contre {target.acs_url}")
             typer.echo(rule.describe())
             with _serving(box, enabled=serve):
@@ -177,15 +182,16 @@ def _provider_cas(keys_dir: Path, cas_url: str, sandbox_url: str, rule: object,
                   junit: Path | None) -> None:
     """The CAS scenarios; the sandbox is always served, as its tickets live in this run."""
     from services.cli import CliError
-    from services.conformance import runner, sandbox, scenarios, verdict
-    from services.conformance.cas_scenarios import cas_scenarios
+    from services.conformance import runner, sandbox, verdict
     from services.conformance.report import Report
 
     assert isinstance(rule, verdict.VerdictRule)
     if urlsplit(cas_url).scheme not in ("http", "https") or not urlsplit(cas_url).netloc:
         raise CliError("--cas-url doit être une URL http:// ou https://")
     box = sandbox.load(keys_dir, sandbox_url)
-    chosen = scenarios.select(cas_scenarios(), only)
+    chosen, left_out = runner.cas_plan(rule, only)
+    for line in left_out:
+        typer.echo(line[0].upper() + line[1:] + ".")
     target = runner.Target(cas_url, cas_url)
     typer.echo(f"{len(chosen)} scénarios CAS contre {cas_url} (serveur CAS : "
                f"{box.base_url}/cas)")

@@ -10,12 +10,21 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GAR_", env_file=None, extra="ignore")
+
+    @field_validator("provider_naive", mode="before")
+    @classmethod
+    def _naive_level(cls, value: object) -> object:
+        """``GAR_PROVIDER_NAIVE=true`` (the historical switch) is the ``reader`` level."""
+        if isinstance(value, bool) or str(value).lower() in ("true", "false", "1", "0", "yes",
+                                                               "no", "on", "off"):
+            return "reader" if str(value).lower() in ("true", "1", "yes", "on") else ""
+        return value
 
     data_dir: Path = Field(default=Path("var"), description="keys, SQLite file, generated files")
     host: str = "127.0.0.1"
@@ -48,8 +57,13 @@ class Settings(BaseSettings):
     # Also register the identity-provider mock as an OpenID Provider upstream of the broker
     # (its discovery page then offers the SAML and the OIDC one).
     idp_oidc: bool = False
-    # Provider mock: which resource its /resource page opens, and whether it is naive.
-    provider_naive: bool = False
+    # Provider mock: naive levels for testing the conformity harness ("" = careful; "true"
+    # means "reader"; see provider_mock/naive.py), whether it accepts unsolicited Responses,
+    # and whether its ACS answers with a redirect to its session page (post/redirect/get).
+    provider_naive: str = Field(
+        default="", pattern="^(|reader|signature|digest|signed-info|accounts)$")
+    provider_unsolicited: bool = True
+    provider_acs_redirect: bool = False
     # Trust the client certificate a TLS-terminating proxy forwards in X-SSL-Client-Cert
     # (nginx's $ssl_client_escaped_cert). Only behind such a proxy: anyone can send the header.
     api_trust_proxy_cert_header: bool = False

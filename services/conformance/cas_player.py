@@ -20,8 +20,16 @@ from broker.cas_services import with_ticket
 from broker.cas_tickets import PREFIX
 from services.conformance.cas_sandbox import LIFETIME_SECONDS
 from services.conformance.cas_scenarios import OTHER_SERVICE
-from services.conformance.forge import Persona, persona
-from services.conformance.runner import Browser, HarnessError, Outcome, Target, judge, outcome_of
+from services.conformance.forge import Persona, Recipe, released
+from services.conformance.runner import (
+    Browser,
+    HarnessError,
+    Outcome,
+    Target,
+    judge,
+    judge_second_login,
+    outcome_of,
+)
 from services.conformance.sandbox import Sandbox
 from services.conformance.scenarios import CasCase, Scenario
 from services.conformance.verdict import Seen, VerdictRule, read
@@ -32,24 +40,22 @@ MAX_HOPS = 8
 async def play(scenario: Scenario, target: Target, sandbox: Sandbox, rule: VerdictRule,
                browser: Browser) -> Outcome:
     case = scenario.cas or CasCase()
-    grain = urlsplit(target.acs_url).path if case.grain_own_path else case.grain
-    query = {"sso_id": "GAR", **({"grain": grain} if grain is not None else {})}
-    separator = "&" if "?" in target.acs_url else "?"
     async with browser() as client:
-        first = await client.get(f"{target.acs_url}{separator}{urlencode(query)}")
-        login = await _login_location(client, first, sandbox)
-        if login is None:
-            if case.grain is None:
-                raise HarnessError(f"{target.acs_url}?sso_id=GAR n'a pas redirigé vers "
-                                   f"{sandbox.cas_login_url} (HTTP {first.status_code})")
-            # The publisher stopped before logging in: it refused the deep link itself.
-            return _judge_grain(scenario, await read(rule, client, first), case.grain, target)
-        service = _service_of(login)
-        who = persona(scenario.recipe.profile, uai=scenario.recipe.uai or None)
-        ticket_url = await _ticket_url(client, case, service, login, who, sandbox)
-        seen = await read(rule, client, await client.get(ticket_url))
+        login = await _login(client, scenario, scenario.recipe, target, sandbox, rule)
+        if isinstance(login, Outcome):
+            return login
+        seen, who, ticket_url = login
         if case.grain is not None:
             return _judge_grain(scenario, seen, case.grain, target)
+        if scenario.then is not None:
+            if not seen.accepted:
+                return outcome_of(scenario, False, "première connexion, valide, refusée : "
+                                  f"{seen.summary}")
+            async with browser() as other:
+                second = await _login(other, scenario, scenario.then, target, sandbox, rule)
+            if isinstance(second, Outcome):
+                return second
+            return judge_second_login(scenario, seen, second[0], second[1], rule)
         if scenario.replay is not None:
             if not seen.accepted:
                 return outcome_of(scenario, False, "rejeu non vérifiable : le ticket d'origine, "
@@ -61,6 +67,30 @@ async def play(scenario: Scenario, target: Target, sandbox: Sandbox, rule: Verdi
     return outcome_of(scenario, outcome.passed,
                       f"{outcome.seen} ; validations du ticket reçues par le bac à sable : "
                       f"{sandbox.cas.attempts(ticket)}")
+
+
+async def _login(client: httpx.AsyncClient, scenario: Scenario, recipe: Recipe,
+                 target: Target, sandbox: Sandbox, rule: VerdictRule
+                 ) -> tuple[Seen, Persona, str] | Outcome:
+    """Open the access URL, get to the CAS login, hand over the scenario's ticket: what the
+    publisher answered, who it was for, and the URL that carried the ticket (or the outcome
+    already, when the publisher refused a deep link before any login)."""
+    case = scenario.cas or CasCase()
+    grain = urlsplit(target.acs_url).path if case.grain_own_path else case.grain
+    query = {"sso_id": "GAR", **({"grain": grain} if grain is not None else {})}
+    separator = "&" if "?" in target.acs_url else "?"
+    first = await client.get(f"{target.acs_url}{separator}{urlencode(query)}")
+    login = await _login_location(client, first, sandbox)
+    if login is None:
+        if case.grain is None:
+            raise HarnessError(f"{target.acs_url}?sso_id=GAR n'a pas redirigé vers "
+                               f"{sandbox.cas_login_url} (HTTP {first.status_code})")
+        # The publisher stopped before logging in: it refused the deep link itself.
+        return _judge_grain(scenario, await read(rule, client, first), case.grain, target)
+    service = _service_of(login)
+    who = released(recipe, target.requested)
+    ticket_url = await _ticket_url(client, case, service, login, who, sandbox, recipe.name_id)
+    return await read(rule, client, await client.get(ticket_url)), who, ticket_url
 
 
 async def _login_location(client: httpx.AsyncClient, response: httpx.Response,
@@ -87,7 +117,7 @@ def _service_of(login: str) -> str:
 
 
 async def _ticket_url(client: httpx.AsyncClient, case: CasCase, service: str, login: str,
-                      who: Persona, sandbox: Sandbox) -> str:
+                      who: Persona, sandbox: Sandbox, user: str | None) -> str:
     """The URL, on the publisher, that carries the scenario's ticket."""
     if case.ticket == "forged":
         return with_ticket(service, PREFIX + secrets.token_hex(32))
@@ -96,7 +126,7 @@ async def _ticket_url(client: httpx.AsyncClient, case: CasCase, service: str, lo
     if case.ticket == "expired":
         return with_ticket(service, sandbox.cas.issue(service, who.attributes,
                                                       age_seconds=LIFETIME_SECONDS + 300))
-    sandbox.cas.prepare(service, who.attributes)
+    sandbox.cas.prepare(service, who.attributes, user=user)
     answer = await client.get(login)
     if not answer.is_redirect or "location" not in answer.headers:
         raise HarnessError(f"le login CAS du bac à sable n'a pas redirigé (HTTP "

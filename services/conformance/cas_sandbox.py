@@ -43,25 +43,28 @@ class CasTickets:
     (validating) across threads, hence the lock."""
 
     _tickets: dict[str, _Ticket] = field(default_factory=dict)
-    _prepared: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    _prepared: dict[str, tuple[dict[str, list[str]], str | None]] = field(default_factory=dict)
     _attempts: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def prepare(self, service: str, attributes: Mapping[str, Sequence[str]]) -> None:
-        """The next ``/cas/login`` for ``service`` logs this person in."""
+    def prepare(self, service: str, attributes: Mapping[str, Sequence[str]], *,
+                user: str | None = None) -> None:
+        """The next ``/cas/login`` for ``service`` logs this person in (as ``user``, or an
+        opaque ``cas:user`` of its own)."""
         with self._lock:
-            self._prepared[service] = {k: list(v) for k, v in attributes.items()}
+            self._prepared[service] = ({k: list(v) for k, v in attributes.items()}, user)
 
     def login(self, service: str) -> str | None:
         with self._lock:
-            attributes = self._prepared.pop(service, None)
-        return None if attributes is None else self.issue(service, attributes)
+            prepared = self._prepared.pop(service, None)
+        return None if prepared is None else self.issue(service, prepared[0], user=prepared[1])
 
     def issue(self, service: str, attributes: Mapping[str, Sequence[str]], *,
-              age_seconds: float = 0.0) -> str:
+              age_seconds: float = 0.0, user: str | None = None) -> str:
         """A ticket for ``service``; ``age_seconds`` beyond the lifetime makes it expired."""
         ticket = new_ticket()
-        user = secrets.token_hex(16)  # opaque: publishers must key on IDO, not on cas:user
+        # Opaque and new per ticket unless told: publishers must key on IDO, not on cas:user.
+        user = user or secrets.token_hex(16)
         with self._lock:
             self._tickets[ticket] = _Ticket(
                 service, user, {k: list(v) for k, v in attributes.items()},

@@ -2,16 +2,26 @@
 
 A CAS publisher must validate every ticket with the broker (a forged or reused ``ticket``, one
 issued for another service or expired, must log nobody in), follow ``grain`` deep links only
-within its own site, and read ``UAI`` as several values. One row per case, as the SAML tables.
+within its own site, read ``UAI`` as several values, key accounts on ``IDO`` (not ``cas:user``),
+scope classes to the establishment of each access and refuse an ``IDC`` of another resource.
+One row per case, as the SAML tables.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Literal
 
-from services.conformance.forge import Persona, Recipe
-from services.conformance.scenarios import CasCase, Expect, Scenario
+from services.conformance.forge import Persona, Recipe, ido
+from services.conformance.scenarios import (
+    FIX_ESTABLISHMENT,
+    FIX_LICENCE,
+    OTHER_RESOURCE,
+    CasCase,
+    Expect,
+    Scenario,
+)
 from services.uai import make_uai
 
 OTHER_SERVICE = "https://autre-editeur.example.org/ressource?sso_id=GAR"
@@ -33,6 +43,8 @@ FIX_VALIDATE = ("Validez chaque ticket auprès du GAR (p3/serviceValidate) avant
 FIX_GRAIN = ("Ne suivez « grain » que s'il désigne une page de votre propre site (chemin "
              "absolu commençant par un seul « / », ou votre schéma et votre hôte exacts) ; "
              "refusez ou ignorez tout autre schéma, hôte ou « // ».")
+FIX_CAS_ACCOUNT = ("Identifiez la personne par l'attribut IDO, jamais par cas:user : même IDO, "
+                   "même compte ; IDO différent, autre personne.")
 FIX_UAI = ("Lisez UAI comme un attribut multivalué : un cas:UAI par établissement, toutes les "
            "valeurs comptent.")
 
@@ -48,9 +60,14 @@ def cas_scenarios() -> list[Scenario]:
 def _cas(case_id: str, family: str, title: str, expect: Expect, fix: str, *,
          recipe: Recipe | None = None, case: CasCase | None = None,
          shown: Callable[[Persona], list[str]] | None = None,
-         replay: Literal["other-browser"] | None = None) -> Scenario:
+         replay: Literal["other-browser"] | None = None, then: Recipe | None = None,
+         same_account: bool | None = None,
+         forbidden: Callable[[Persona], list[str]] | None = None,
+         requires: frozenset[str] = frozenset()) -> Scenario:
     return Scenario(f"cas.{case_id}", family, title, expect, fix, recipe or Recipe(),
-                    replay=replay, shown=shown, protocol="cas", cas=case or CasCase())
+                    replay=replay, shown=shown, protocol="cas", cas=case or CasCase(),
+                    then=then, same_account=same_account, forbidden=forbidden,
+                    requires=requires)
 
 
 def _valid() -> Iterable[Scenario]:
@@ -88,3 +105,31 @@ def _gar() -> Iterable[Scenario]:
     yield _cas("uai_several", "CAS GAR", "UAI à plusieurs valeurs (plusieurs établissements)",
                "accept", FIX_UAI, recipe=Recipe(profile="teacher", uai=several),
                shown=lambda who: who.attributes["UAI"])
+    same, first, second, teacher = ido(), ido(), ido(), ido()
+    yield _cas("gar.ido.same_person", "CAS GAR", "Deux connexions, même IDO, cas:user "
+               "différents : un seul compte", "accept", FIX_CAS_ACCOUNT,
+               recipe=Recipe(extra_attributes={"IDO": [same]}),
+               then=Recipe(extra_attributes={"IDO": [same]}), same_account=True,
+               requires=frozenset({"account"}))
+    user = "utilisateur-partage-" + ido()[:12]
+    yield _cas("gar.ido.other_person", "CAS GAR", "Deux connexions, même cas:user, IDO "
+               "différents (IDO propre à un autre fournisseur) : deux comptes", "accept",
+               FIX_CAS_ACCOUNT, recipe=Recipe(extra_attributes={"IDO": [first]}, name_id=user),
+               then=Recipe(extra_attributes={"IDO": [second]}, name_id=user),
+               same_account=False, requires=frozenset({"account"}))
+    here, there = make_uai(650499), make_uai(310001)
+    old, new = "4A-ETAB1##4e A (premier établissement)", "5C-ETAB2##5e C (second établissement)"
+    yield _cas("gar.establishment.switch", "CAS GAR", "Même enseignant, connexion depuis un "
+               "second établissement : ses classes du premier ne s'affichent plus", "accept",
+               FIX_ESTABLISHMENT,
+               recipe=Recipe(profile="teacher", uai=(here,),
+                             extra_attributes={"IDO": [teacher], "DIV": [old]}),
+               then=Recipe(profile="teacher", uai=(there,),
+                           extra_attributes={"IDO": [teacher], "DIV": [new]}),
+               shown=lambda who: [new, there], forbidden=lambda who: [re.escape(old), here],
+               requires=frozenset({"echo"}))
+    licensed = ido()
+    yield _cas("gar.licence.other_resource", "CAS GAR", "IDC désignant une autre ressource",
+               "reject", FIX_LICENCE,
+               recipe=Recipe(extra_attributes={"IDO": [licensed],
+                                               "IDC": [f"{OTHER_RESOURCE}_{licensed}"]}))

@@ -1,8 +1,10 @@
 """Static checks on a peer's metadata, each a line of the report like a scenario.
 
 Service provider (a resource editor): a signing certificate that is present and valid, HTTPS
-endpoints (plain HTTP on loopback is only a warning, for local work), an HTTP-POST ACS, and
-no requested attribute outside the GAR catalogue. Identity provider (an ENT): a signing
+on every endpoint, ACS and single logout alike (plain HTTP on loopback is only a warning, for
+local work), an HTTP-POST ACS, no requested attribute outside the GAR catalogue, and, when the
+metadata was fetched by URL, an entityID equal to that URL (an error: the GAR refuses to
+register a publisher otherwise, GAR_REFERENCE §4b). Identity provider (an ENT): a signing
 certificate, an HTTPS single sign-on service with the Redirect binding.
 """
 
@@ -14,11 +16,13 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from cryptography import x509
+from lxml import etree
 
 from services.attributes import CATALOGUE
-from services.saml.constants import BINDING_POST, BINDING_REDIRECT
+from services.saml.constants import BINDING_POST, BINDING_REDIRECT, NS
 from services.saml.errors import SamlError
 from services.saml.metadata import EntityMetadata, parse_metadata
+from services.saml.xml import parse
 
 Level = Literal["ok", "warning", "error"]
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -88,11 +92,20 @@ def endpoint(check_id: str, title: str, url: str) -> Check:
     return Check(check_id, title, "error", url, "Publiez une URL https:// pour ce point d'accès.")
 
 
-def service_provider(raw: bytes, *, now: datetime | None = None
+def service_provider(raw: bytes, *, now: datetime | None = None, fetched_from: str | None = None
                      ) -> tuple[EntityMetadata | None, list[Check]]:
+    """``fetched_from``: the URL the metadata was read from, which the GAR requires the
+    entityID to equal (GAR_REFERENCE §4b); None when it came from a file."""
     entity, checks = read(raw)
     if entity is None:
         return None, checks
+    if fetched_from is not None:
+        same = entity.entity_id == fetched_from
+        checks.append(Check(
+            "metadata.entity_id.url", "entityID égal à l'URL des métadonnées",
+            "ok" if same else "error", f"entityID {entity.entity_id} ; lues à {fetched_from}",
+            "" if same else "Le GAR exige que l'entityID soit l'URL où il lit vos métadonnées : "
+            "publiez-les à cette URL exacte (ou changez l'entityID)."))
     if entity.sp is None:
         checks.append(Check("metadata.sp", "Rôle de fournisseur de services (SPSSODescriptor)",
                             "error", "absent", "Décrivez un SPSSODescriptor SAML 2.0."))
@@ -107,6 +120,9 @@ def service_provider(raw: bytes, *, now: datetime | None = None
     for index, acs in enumerate(sp.acs, start=1):
         checks.append(endpoint(f"metadata.acs.{index}.https", f"ACS n°{index} en HTTPS",
                                acs.location))
+    for kind, index, url in _other_endpoints(raw):
+        checks.append(endpoint(f"metadata.{kind.lower()}.{index}.https",
+                               f"{kind} n°{index} en HTTPS", url))
     unknown = [name for name in sp.requested_attributes if name not in CATALOGUE]
     checks.append(
         Check("metadata.attributes.catalogue", "Attributs demandés dans le catalogue du GAR",
@@ -120,6 +136,27 @@ def service_provider(raw: bytes, *, now: datetime | None = None
                         "" if sp.authn_requests_signed else
                         "Signez vos AuthnRequest (AuthnRequestsSigned=\"true\")."))
     return entity, checks
+
+
+def _other_endpoints(raw: bytes) -> list[tuple[str, int, str]]:
+    """Every endpoint of the SPSSODescriptor but the ACS (already checked): single logout,
+    artifact resolution, name id management... (``Location`` and ``ResponseLocation``)."""
+    root = parse(raw, max_bytes=max(len(raw), 1))
+    found: list[tuple[str, int, str]] = []
+    counts: dict[str, int] = {}
+    for role in root.iter(f"{{{NS['md']}}}SPSSODescriptor"):
+        for element in role:
+            if not isinstance(element.tag, str):
+                continue
+            kind = etree.QName(element).localname
+            if kind == "AssertionConsumerService":
+                continue
+            for attribute in ("Location", "ResponseLocation"):
+                url = element.get(attribute)
+                if url is not None:
+                    counts[kind] = counts.get(kind, 0) + 1
+                    found.append((kind, counts[kind], url))
+    return found
 
 
 def identity_provider(raw: bytes, *, now: datetime | None = None

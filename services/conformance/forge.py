@@ -119,7 +119,6 @@ class Context:
     requested: tuple[str, ...]
     now: datetime
     pending: Pending | None
-    resource_id: str = "ark:/00000/gar-testbed-conformance"
 
 
 @dataclass
@@ -140,7 +139,9 @@ class Signer:
     """How one element is signed: ``key`` is "sandbox" (trusted), "attacker" or "none"."""
 
     key: str = "sandbox"
-    keyinfo: str = "own"  # "own", "trusted" (the sandbox certificate), "none"
+    #: "own", "trusted" (the sandbox certificate), "clone" (a self-signed copy of the
+    #: sandbox certificate's names around the signing key), "none".
+    keyinfo: str = "own"
     algorithm: str | None = None
     after: tuple[Callable[[etree._Element, Context], None], ...] = ()
 
@@ -153,7 +154,12 @@ UNSIGNED = Signer(key="none")
 class Recipe:
     profile: str = "student"
     uai: tuple[str, ...] = ()
+    #: Sent as they are, requested or not (they replace the persona's values).
     extra_attributes: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    #: Persona attributes sent even when the service provider did not request them.
+    always: tuple[str, ...] = ()
+    #: A fixed NameID (default: a fresh transient one per Response).
+    name_id: str | None = None
     before: tuple[Edit, ...] = ()
     assertion: Signer = SIGNED
     response: Signer = SIGNED
@@ -168,20 +174,33 @@ def _apply_signer(element: etree._Element, signer: Signer, ctx: Context) -> etre
         return element
     key = ctx.key if signer.key == "sandbox" else ctx.attacker
     keyinfo: KeyPair | bool = (ctx.key if signer.keyinfo == "trusted"
-                               else signer.keyinfo != "none")
+                               else signatures.clone_certificate(ctx.key, key)
+                               if signer.keyinfo == "clone" else signer.keyinfo != "none")
     signed = signatures.sign(element, key, algorithm=signer.algorithm, keyinfo=keyinfo)
     for edit in signer.after:
         edit(signed, ctx)
     return signed
 
 
+def released(recipe: Recipe, requested: Sequence[str]) -> Persona:
+    """The persona of ``recipe`` as the broker would release it to this service provider:
+    only the attributes it requested in its metadata (all when it requested none), plus the
+    recipe's ``always`` and ``extra_attributes``."""
+    who = persona(recipe.profile, uai=recipe.uai or None)
+    attributes = {code: values for code, values in who.attributes.items()
+                  if not requested or code in requested or code in recipe.always}
+    attributes.update({k: list(v) for k, v in recipe.extra_attributes.items()})
+    return Persona(who.profile, attributes)
+
+
 def forge(recipe: Recipe, ctx: Context) -> tuple[etree._Element, Persona]:
     """The Response of ``recipe``, and the persona whose attributes it carries."""
-    who = persona(recipe.profile, uai=recipe.uai or None)
-    attributes = {**who.attributes, **{k: list(v) for k, v in recipe.extra_attributes.items()}}
+    who = released(recipe, ctx.requested)
+    attributes = who.attributes
     irt = ctx.pending.request_id if ctx.pending is not None else None
     assertion = build.assertion(
-        issuer=ctx.idp_entity_id, name_id=build.new_id(), name_id_format=NAMEID_TRANSIENT,
+        issuer=ctx.idp_entity_id, name_id=recipe.name_id or build.new_id(),
+        name_id_format=NAMEID_TRANSIENT,
         audience=ctx.sp_entity_id, recipient=ctx.acs_url, in_response_to=irt,
         attributes=attributes, session_index=build.new_id(), lifetime_seconds=300, now=ctx.now,
     )
@@ -194,7 +213,7 @@ def forge(recipe: Recipe, ctx: Context) -> tuple[etree._Element, Persona]:
     root = _apply_signer(response, recipe.response, ctx)
     for rewrite in recipe.after:
         root = rewrite(root, ctx)
-    return root, Persona(who.profile, attributes)
+    return root, who
 
 
 # --------------------------------------------------------------------------- small helpers

@@ -53,8 +53,11 @@ def to_json(report: Report) -> str:
 
 
 def to_junit(report: Report) -> bytes:
+    """JUnit XML as Jenkins, GitLab and GitHub read it: one testsuite per family, the
+    attributes their schema requires (errors, failure type), no test ever "errors": a
+    scenario that could not be played is a failure with its reason."""
     suites = etree.Element("testsuites", name=f"gar-conformance-{report.kind}",
-                           tests=str(report.total), failures=str(report.failures))
+                           tests=str(report.total), failures=str(report.failures), errors="0")
     groups: dict[str, list[tuple[str, str, bool, str, str]]] = {}
     for check in report.checks:
         groups.setdefault("métadonnées", []).append(
@@ -66,13 +69,14 @@ def to_junit(report: Report) -> bytes:
     for family, cases in groups.items():
         suite = etree.SubElement(
             suites, "testsuite", name=family, tests=str(len(cases)),
-            failures=str(sum(1 for case in cases if not case[2])),
+            failures=str(sum(1 for case in cases if not case[2])), errors="0", skipped="0",
             timestamp=report.started.strftime("%Y-%m-%dT%H:%M:%S"))
         for case_id, title, passed, seen, fix in cases:
             case = etree.SubElement(suite, "testcase", classname=f"{report.kind}.{family}",
                                     name=f"{case_id} — {title}")
             if not passed:
-                failure = etree.SubElement(case, "failure", message=seen[:500])
+                failure = etree.SubElement(case, "failure", message=seen[:500],
+                                           type="gar-conformance")
                 failure.text = f"{seen}\nCorrection : {fix}"
     return etree.tostring(suites, encoding="UTF-8", xml_declaration=True, pretty_print=True)
 

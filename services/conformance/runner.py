@@ -23,6 +23,7 @@ from services.conformance.forge import (
     Context,
     Pending,
     Persona,
+    Recipe,
     encode,
     forge,
     pending_from_post,
@@ -32,6 +33,7 @@ from services.conformance.sandbox import Sandbox
 from services.conformance.scenarios import Scenario
 from services.conformance.verdict import Seen, VerdictRule, read
 from services.keys import KeyPair, generate
+from services.saml.metadata import EntityMetadata
 
 EXPECTED = {
     "accept": "acceptée",
@@ -112,21 +114,37 @@ def _describe(exc: Exception) -> str:
     return str(exc)[:300]
 
 
+async def _post(client: httpx.AsyncClient, scenario: Scenario, recipe: Recipe,
+                target: Target, sandbox: Sandbox, attacker: KeyPair, rule: VerdictRule
+                ) -> tuple[Seen, Persona, dict[str, str]]:
+    """One login in ``client``: answer the SP's AuthnRequest (or none) with ``recipe``."""
+    pending = await authn_request(client, target, sandbox) if scenario.solicited else None
+    ctx = Context(
+        idp_entity_id=sandbox.entity_id, key=sandbox.key, attacker=attacker,
+        sp_entity_id=target.entity_id, acs_url=target.acs_url, requested=target.requested,
+        now=datetime.now(UTC), pending=pending,
+    )
+    root, who = forge(recipe, ctx)
+    relay = pending.relay_state if pending is not None else target.relay_state
+    form = {"SAMLResponse": encode(root)}
+    if relay is not None:
+        form["RelayState"] = relay
+    return await read(rule, client, await client.post(target.acs_url, data=form)), who, form
+
+
 async def _play(scenario: Scenario, target: Target, sandbox: Sandbox, attacker: KeyPair,
                 rule: VerdictRule, browser: Browser) -> Outcome:
     async with browser() as client:
-        pending = await authn_request(client, target, sandbox) if scenario.solicited else None
-        ctx = Context(
-            idp_entity_id=sandbox.entity_id, key=sandbox.key, attacker=attacker,
-            sp_entity_id=target.entity_id, acs_url=target.acs_url, requested=target.requested,
-            now=datetime.now(UTC), pending=pending,
-        )
-        root, who = forge(scenario.recipe, ctx)
-        relay = pending.relay_state if pending is not None else target.relay_state
-        form = {"SAMLResponse": encode(root)}
-        if relay is not None:
-            form["RelayState"] = relay
-        seen = await read(rule, client, await client.post(target.acs_url, data=form))
+        seen, who, form = await _post(client, scenario, scenario.recipe, target, sandbox,
+                                      attacker, rule)
+        if scenario.then is not None:
+            if not seen.accepted:
+                return outcome_of(scenario, False, "première connexion, valide, refusée : "
+                                  f"{seen.summary}")
+            async with browser() as other:
+                second, who, _ = await _post(other, scenario, scenario.then, target, sandbox,
+                                             attacker, rule)
+            return judge_second_login(scenario, seen, second, who, rule)
         if scenario.replay is None:
             return judge(scenario, seen, who, rule)
         if not seen.accepted:
@@ -138,6 +156,29 @@ async def _play(scenario: Scenario, target: Target, sandbox: Sandbox, attacker: 
             async with browser() as other:
                 seen = await read(rule, other, await other.post(target.acs_url, data=form))
         return judge(scenario, seen, who, rule)
+
+
+def judge_second_login(scenario: Scenario, first: Seen, second: Seen, who: Persona,
+                       rule: VerdictRule) -> Outcome:
+    """Two accepted logins: the same account or two (``same_account``), and the second
+    page's values (``shown`` / ``forbidden``, when the page echoes them)."""
+    outcome = judge(scenario, second, who, rule)
+    passed, summary = outcome.passed, f"seconde connexion {outcome.seen}"
+    if passed and scenario.forbidden is not None and rule.echoes_values:
+        shown = [p for p in scenario.forbidden(who) if re.search(p, second.body)]
+        if shown:
+            passed = False
+            summary += " ; la page montre encore : " + ", ".join(shown)[:200]
+    if passed and scenario.same_account is not None:
+        if first.account is None or second.account is None:
+            passed = False
+            summary += " ; compte ouvert non trouvé dans la page (--account-marker)"
+        else:
+            same = first.account == second.account
+            passed = same == scenario.same_account
+            summary += (f" ; comptes : {first.account[:40]} puis {second.account[:40]} ("
+                        + ("le même" if same else "deux comptes différents") + ")")
+    return outcome_of(scenario, passed, summary)
 
 
 async def _play_cas(scenario: Scenario, target: Target, sandbox: Sandbox, attacker: KeyPair,
@@ -212,3 +253,33 @@ def judge(scenario: Scenario, seen: Seen, who: Persona, rule: VerdictRule) -> Ou
 def outcome_of(scenario: Scenario, passed: bool, seen: str) -> Outcome:
     return Outcome(scenario.id, scenario.family, scenario.title, EXPECTED[scenario.expect],
                    seen, passed, scenario.fix)
+
+
+def saml_plan(entity: EntityMetadata, rule: VerdictRule, *, login_url: str | None,
+              relay_state: str | None, resource_id: str | None, unsolicited: bool,
+              only: Sequence[str]) -> tuple[list[Scenario], list[str], Target]:
+    """What a run against this service provider plays (the CLI's and the page's), with a
+    French line for each kind of scenario left out, and the target."""
+    from services.conformance import scenarios
+
+    sp = entity.sp
+    assert sp is not None
+    options = scenarios.Options(accepts_unsolicited=unsolicited,
+                                want_assertions_signed=sp.want_assertions_signed,
+                                requested=sp.requested_attributes, resource_id=resource_id)
+    chosen, left_out = scenarios.playable(
+        scenarios.select(scenarios.saml_scenarios(options), only),
+        login=login_url is not None, account=rule.account_marker is not None,
+        echo=rule.echoes_values)
+    target = Target(entity.entity_id, entity.acs_url() or "", sp.requested_attributes,
+                    login_url, relay_state)
+    return chosen, left_out, target
+
+
+def cas_plan(rule: VerdictRule, only: Sequence[str]) -> tuple[list[Scenario], list[str]]:
+    """The CAS scenarios a run against a publisher plays, with the lines for those left out."""
+    from services.conformance import scenarios
+    from services.conformance.cas_scenarios import cas_scenarios
+
+    return scenarios.playable(scenarios.select(cas_scenarios(), only), login=True,
+                              account=rule.account_marker is not None, echo=rule.echoes_values)

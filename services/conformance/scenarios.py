@@ -15,6 +15,7 @@ from typing import Literal
 
 from lxml import etree
 
+from services.attributes import CATALOGUE
 from services.conformance import signatures, xsw
 from services.conformance.forge import (
     UNSIGNED,
@@ -61,6 +62,15 @@ class Scenario:
     protocol: Protocol = "saml"
     #: For a CAS scenario: which ticket, and which ``grain`` (``cas_scenarios``).
     cas: CasCase | None = None
+    #: A second login, in a fresh browser, after the first was accepted; ``shown`` and
+    #: ``forbidden`` then apply to its page.
+    then: Recipe | None = None
+    #: For a second login: whether both must open the same account at the service provider
+    #: (read with the verdict rule's account marker), or two different ones.
+    same_account: bool | None = None
+    #: What the run must be able to read for this scenario to mean something: "account"
+    #: (an account marker), "echo" (the success page shows the values it received).
+    requires: frozenset[str] = frozenset()
 
 
 TicketKind = Literal["login", "forged", "other-service", "expired"]
@@ -83,6 +93,10 @@ class Options:
 
     accepts_unsolicited: bool = True
     want_assertions_signed: bool = True
+    #: RequestedAttribute names of its metadata (what the broker would release to it).
+    requested: tuple[str, ...] = ()
+    #: Its resource's ``idRessource`` (an ARK), which a valid ``IDC`` names.
+    resource_id: str | None = None
 
 
 # --------------------------------------------------------------------------- edits
@@ -243,7 +257,7 @@ def _second_signed_assertion(root: etree._Element, ctx: Context) -> etree._Eleme
 def _truncated(code: str) -> Callable[[Persona], list[str]]:
     """A value read up to the injected comment, and not followed by the rest."""
     def patterns(who: Persona) -> list[str]:
-        head = who.attributes[code][0].removesuffix(INJECTED_SUFFIX)
+        head = who.attributes.get(code, [""])[0].removesuffix(INJECTED_SUFFIX)
         return [re.escape(head) + r"(?!" + re.escape(INJECTED_SUFFIX) + ")"]
     return patterns
 
@@ -278,6 +292,9 @@ FIX_RECIPIENT = ("Exigez une SubjectConfirmation bearer dont le Recipient est l'
 FIX_ISSUER = "Exigez que l'Issuer soit l'entityID du GAR, dans l'assertion comme dans la réponse."
 FIX_TIME = ("Contrôlez NotBefore / NotOnOrAfter (Conditions et SubjectConfirmationData) avec une "
             "tolérance d'horloge bornée (quelques minutes au plus).")
+FIX_SKEW = ("Admettez une tolérance d'horloge de quelques minutes sur IssueInstant et "
+            "NotBefore : les horloges du GAR et de votre serveur ne sont jamais exactement "
+            "synchrones.")
 FIX_IRT = ("Conservez l'ID de chaque AuthnRequest envoyée et exigez le même InResponseTo, dans "
            "la réponse et dans SubjectConfirmationData ; refusez un ID inconnu.")
 FIX_REPLAY = ("Gardez les ID d'assertions déjà acceptées jusqu'à leur expiration et refusez "
@@ -314,6 +331,12 @@ def _valid(options: Options) -> Iterable[Scenario]:
     yield Scenario("valid.response_issuer_absent", "valides",
                    "Issuer absent de la réponse (facultatif)", "accept", FIX_ACCEPT,
                    Recipe(before=(set_text("response", "saml:Issuer", None),)))
+    ahead = (set_attribute("assertion", ".", "IssueInstant", at(60)),
+             set_attribute("assertion", "saml:Conditions", "NotBefore", at(60)),
+             set_attribute("response", ".", "IssueInstant", at(60)))
+    yield Scenario("valid.clock_ahead_within_skew", "valides",
+                   "Horloge du GAR en avance d'une minute (dans la tolérance)", "accept",
+                   FIX_SKEW, Recipe(before=ahead))
     yield Scenario("valid.not_before_absent", "valides",
                    "Conditions sans NotBefore (facultatif)", "accept", FIX_ACCEPT,
                    Recipe(before=(set_attribute("assertion", "saml:Conditions", "NotBefore",
@@ -336,6 +359,11 @@ def _signature(options: Options) -> Iterable[Scenario]:
          Signer(key="attacker", keyinfo="trusted")),
         ("foreign_no_keyinfo", "clé étrangère, sans KeyInfo",
          Signer(key="attacker", keyinfo="none")),
+        ("cloned_certificate", "clé étrangère, clone du certificat du GAR (même sujet, même "
+         "numéro de série, auto-signé) dans KeyInfo", Signer(key="attacker", keyinfo="clone")),
+        ("rsa_key_value", "clé étrangère, KeyInfo réduit à RSAKeyValue (sans certificat)",
+         Signer(key="attacker", after=(lambda el, ctx: signatures.rsa_key_value_only(
+             el, ctx.attacker),))),
     )
     placements: Sequence[tuple[str, str, Callable[[Signer], Recipe]]] = (
         ("assertion", "sur l'assertion", lambda s: Recipe(assertion=s, response=UNSIGNED)),
@@ -373,15 +401,25 @@ def _signature(options: Options) -> Iterable[Scenario]:
                            FIX_SIGNATURE, recipe.but(after=(rewrite,)))
     structural: Sequence[tuple[str, str, Callable[[etree._Element, Context], None]]] = (
         ("signature_value", "SignatureValue altérée",
-         lambda el, ctx: signatures.garble(el, "SignatureValue")),
-        ("digest_value", "DigestValue altérée",
-         lambda el, ctx: signatures.garble(el, "DigestValue")),
+         lambda el, ctx: signatures.garble(el, "SignatureValue", ctx.key)),
+        ("digest_value", "DigestValue altérée (SignedInfo signé de nouveau)",
+         lambda el, ctx: signatures.garble(el, "DigestValue", ctx.key)),
         ("empty_reference", "Reference URI vide (document entier)",
          lambda el, ctx: _set_reference(el, "", ctx)),
         ("reference_elsewhere", "Reference vers un autre ID",
          lambda el, ctx: _set_reference(el, "#_ailleurs", ctx)),
         ("signed_info_removed", "SignedInfo retiré",
          lambda el, ctx: _remove_signed_info(el)),
+        ("signature_value_empty", "SignatureValue vide",
+         lambda el, ctx: signatures.blank(el, "SignatureValue", ctx.key)),
+        ("signature_value_removed", "SignatureValue retirée",
+         lambda el, ctx: signatures.remove_signature_value(el)),
+        ("empty_signature", "élément ds:Signature vide",
+         lambda el, ctx: signatures.empty_signature(el)),
+        ("digest_value_empty", "DigestValue vide (SignedInfo signé de nouveau)",
+         lambda el, ctx: signatures.blank(el, "DigestValue", ctx.key)),
+        ("two_references", "deux Reference vers l'assertion (SignedInfo signé de nouveau)",
+         lambda el, ctx: signatures.duplicate_reference(el, ctx.key)),
     )
     for what, label, edit in structural:
         yield Scenario(f"signature.structure.{what}", "signature", f"Signature : {label}",
@@ -575,8 +613,51 @@ def _comments(options: Options) -> Iterable[Scenario]:
                        f"Valeur de {code} « valeur<!---->.evil » (commentaire injecté)",
                        "safe", FIX_COMMENT,
                        Recipe(profile=profile, before=(_with_suffix(code),), response=UNSIGNED,
-                              after=(_comment_in_value(code),)),
+                              after=(_comment_in_value(code),), always=(code,)),
                        forbidden=_truncated(code))
+
+
+OTHER_RESOURCE = "ark:/99999/autre-ressource"
+FIX_ACCOUNT = ("Identifiez la personne par IDO, jamais par le NameID (transitoire, différent à "
+               "chaque connexion) ni par le nom : même IDO, même compte ; IDO différent, autre "
+               "personne (l'IDO est propre à chaque fournisseur).")
+FIX_LICENCE = ("Si vous recevez IDC, exigez qu'il vaille exactement <votre idRessource>_<IDO "
+               "reçu> : un IDC d'une autre ressource ou d'une autre personne ne prouve aucune "
+               "licence chez vous ; refusez l'accès.")
+FIX_ESTABLISHMENT = ("À chaque connexion, remplacez UAI, DIV et GRO par les valeurs reçues : ils "
+                     "décrivent l'établissement de cet accès ; n'affichez pas les classes "
+                     "d'un établissement précédent.")
+
+
+def _add_idc(resource_id: str, *, other_person: bool = False) -> Callable[[Parts], None]:
+    """Before signing: an IDC naming ``resource_id`` and the assertion's own IDO (or another
+    person's)."""
+    def edit(parts: Parts) -> None:
+        statement = find(parts.assertion, "saml:AttributeStatement")
+        model = find(statement, "saml:Attribute")
+        person = next((a for a in statement if a.get("Name") == "IDO"), None)
+        who = ido() if other_person or person is None else (person[0].text or "")
+        idc = copy.deepcopy(model)
+        idc.set("Name", "IDC")
+        for value in list(idc)[1:]:
+            idc.remove(value)
+        idc[0].text = f"{resource_id}_{who}"
+        statement.append(idc)
+    return edit
+
+
+def _drop_attribute(code: str) -> Callable[[Parts], None]:
+    def edit(parts: Parts) -> None:
+        for attribute in list(parts.assertion.iter(f"{{{SAML}}}Attribute")):
+            if attribute.get("Name") == code:
+                parent = attribute.getparent()
+                assert parent is not None
+                parent.remove(attribute)
+    return edit
+
+
+def _values(code: str) -> Callable[[Persona], list[str]]:
+    return lambda who: who.attributes.get(code, [])
 
 
 def _gar(options: Options) -> Iterable[Scenario]:
@@ -584,25 +665,99 @@ def _gar(options: Options) -> Iterable[Scenario]:
     yield Scenario("gar.uai_several", "GAR", "UAI à plusieurs valeurs (plusieurs "
                    "établissements)", "accept",
                    "Lisez UAI comme un attribut multivalué : toutes les valeurs comptent.",
-                   Recipe(profile="teacher", uai=several),
-                   shown=lambda who: who.attributes["UAI"])
+                   Recipe(profile="teacher", uai=several, always=("UAI",)),
+                   shown=_values("UAI"))
     yield Scenario("gar.ido_shape", "GAR", "IDO de 128 caractères hexadécimaux", "accept",
                    "Stockez IDO en entier (128 caractères) : c'est l'identifiant de la personne "
-                   "chez vous.", Recipe(), shown=lambda who: who.attributes["IDO"])
+                   "chez vous.", Recipe(always=("IDO",)), shown=_values("IDO"))
     yield Scenario("gar.div_code_label", "GAR", "DIV au format code##libellé, plusieurs "
                    "valeurs", "accept",
                    "Découpez DIV et GRO sur « ## » : code puis libellé ; plusieurs valeurs.",
-                   Recipe(profile="teacher"), shown=lambda who: who.attributes["DIV"])
-    yield Scenario("gar.idc", "GAR", "IDC = <idRessource>_<IDO>", "accept", FIX_ACCEPT,
-                   Recipe(extra_attributes={"IDC": [f"ark:/00000/r_{ido()}"]}))
-    yield Scenario("attributes.not_requested", "attributs",
-                   "Attribut du catalogue que vous n'avez pas demandé", "accept",
-                   "Ignorez un attribut non demandé ; ne refusez pas la personne.",
-                   Recipe(extra_attributes={"P_MS4": ["1004"]}))
+                   Recipe(profile="teacher", always=("DIV",)), shown=_values("DIV"))
+    yield from _accounts()
+    yield from _licence(options)
+    yield from _attributes(options)
+
+
+def _accounts() -> Iterable[Scenario]:
+    """IDO per provider: two logins, compared through the account the service opens."""
+    same, first, second = ido(), ido(), ido()
+    yield Scenario(
+        "gar.ido.same_person", "GAR", "Deux connexions, même IDO, NameID différents : "
+        "un seul compte", "accept", FIX_ACCOUNT,
+        Recipe(extra_attributes={"IDO": [same]}, always=("IDO",)),
+        then=Recipe(extra_attributes={"IDO": [same]}, always=("IDO",)), same_account=True,
+        requires=frozenset({"account"}))
+    name_id = "_session-partagee-" + ido()[:16]
+    yield Scenario(
+        "gar.ido.other_person", "GAR", "Deux connexions, même NameID et même nom, IDO "
+        "différents (IDO propre à un autre fournisseur) : deux comptes", "accept", FIX_ACCOUNT,
+        Recipe(extra_attributes={"IDO": [first]}, always=("IDO",), name_id=name_id),
+        then=Recipe(extra_attributes={"IDO": [second]}, always=("IDO",), name_id=name_id),
+        same_account=False, requires=frozenset({"account"}))
+    teacher, here, there = ido(), make_uai(650499), make_uai(310001)
+    old, new = "4A-ETAB1##4e A (premier établissement)", "5C-ETAB2##5e C (second établissement)"
+    yield Scenario(
+        "gar.establishment.switch", "GAR", "Même enseignant, connexion depuis un second "
+        "établissement : ses classes du premier ne s'affichent plus", "accept",
+        FIX_ESTABLISHMENT,
+        Recipe(profile="teacher", uai=(here,), always=("IDO", "UAI", "DIV"),
+               extra_attributes={"IDO": [teacher], "DIV": [old]}),
+        then=Recipe(profile="teacher", uai=(there,), always=("IDO", "UAI", "DIV"),
+                    extra_attributes={"IDO": [teacher], "DIV": [new]}),
+        shown=lambda who: [new, there], forbidden=lambda who: [re.escape(old), here],
+        requires=frozenset({"echo"}))
+
+
+def _licence(options: Options) -> Iterable[Scenario]:
+    yield Scenario("gar.licence.other_resource", "GAR",
+                   "IDC désignant une autre ressource", "reject", FIX_LICENCE,
+                   Recipe(before=(_add_idc(OTHER_RESOURCE),)))
+    if options.resource_id is None:
+        return  # the next two need the editor's own idRessource (--resource-id)
+    yield Scenario("gar.licence.other_person", "GAR",
+                   "IDC de votre ressource mais d'une autre personne (autre IDO)", "reject",
+                   FIX_LICENCE, Recipe(before=(_add_idc(options.resource_id,
+                                                        other_person=True),)))
+    yield Scenario("gar.idc", "GAR", "IDC = <votre idRessource>_<IDO>", "accept", FIX_ACCEPT,
+                   Recipe(before=(_add_idc(options.resource_id),)))
+
+
+def _attributes(options: Options) -> Iterable[Scenario]:
+    unrequested = [c for c in CATALOGUE if c != "IDC" and c not in options.requested]
+    if not options.requested:
+        unrequested = ["P_MS4"]  # nothing declared: a teacher's levels, sent to a student
+    if unrequested:
+        code = unrequested[0]
+        yield Scenario("attributes.not_requested", "attributs",
+                       f"Attribut du catalogue que vous n'avez pas demandé ({code})", "accept",
+                       "Ignorez un attribut non demandé ; ne refusez pas la personne.",
+                       Recipe(extra_attributes={code: _sample(code)}))
+    elif options.resource_id is not None:
+        yield Scenario("attributes.not_requested", "attributs",
+                       "Attribut du catalogue que vous n'avez pas demandé (IDC, le seul)",
+                       "accept", "Ignorez un attribut non demandé ; ne refusez pas la personne.",
+                       Recipe(before=(_add_idc(options.resource_id),)))
+    optional = [c for c in ("GRO", "DIV", "CIV", "PRE", "NOM")
+                if not options.requested or c in options.requested]
+    if optional:
+        yield Scenario("attributes.requested_absent", "attributs",
+                       f"Attribut demandé absent ({optional[0]}) : la personne n'en a pas",
+                       "accept", "Un attribut demandé peut manquer (élève sans groupe, "
+                       "valeur non renseignée) : traitez-le comme vide, ne refusez pas la "
+                       "personne.", Recipe(before=(_drop_attribute(optional[0]),)))
     yield Scenario("attributes.outside_catalogue", "attributs",
                    "Attribut hors catalogue (dateNaissance)", "accept",
                    "Ignorez un attribut inconnu ; ne le stockez pas.",
                    Recipe(extra_attributes={"dateNaissance": ["2012-03-04"]}))
+
+
+def _sample(code: str) -> list[str]:
+    """A plausible value of ``code`` when a scenario sends it unasked."""
+    return {"P_MS4": ["1004"], "P_MEL": ["camille.martin@ac-test.fr"],
+            "P_MAT": ["L0100##MATHEMATIQUES"], "GRO": ["4A-G1##4e A groupe 1"],
+            "DIV": ["4A##4e A"], "CIV": ["Mme"], "NOM": ["Martin"], "PRE": ["Camille"],
+            "PRO": ["National_elv"], "UAI": [make_uai(650499)]}.get(code, ["valeur"])
 
 
 def saml_scenarios(options: Options | None = None) -> list[Scenario]:
@@ -615,6 +770,24 @@ def saml_scenarios(options: Options | None = None) -> list[Scenario]:
     ids = [s.id for s in found]
     assert len(ids) == len(set(ids)), "scenario ids must be unique"
     return found
+
+
+def playable(scenarios: Sequence[Scenario], *, login: bool, account: bool, echo: bool
+             ) -> tuple[list[Scenario], list[str]]:
+    """The scenarios this run can judge, and a French line for each kind left out."""
+    kept, left = [], {}
+    for scenario in scenarios:
+        if scenario.solicited is True and scenario.protocol == "saml" and not login:
+            left["login"] = "sans --login-url, seuls les scénarios non sollicités sont joués"
+        elif "account" in scenario.requires and not account:
+            left["account"] = ("sans --account-marker, les scénarios qui comparent les comptes "
+                               "ouverts (gar.ido.*) ne sont pas joués")
+        elif "echo" in scenario.requires and not echo:
+            left["echo"] = ("sans --echo-values, les scénarios qui lisent les valeurs affichées "
+                            "(gar.establishment.*) ne sont pas joués")
+        else:
+            kept.append(scenario)
+    return kept, list(left.values())
 
 
 def select(scenarios: Sequence[Scenario], patterns: Sequence[str]) -> list[Scenario]:

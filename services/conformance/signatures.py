@@ -10,9 +10,11 @@ right, so only a verifier that checks *which* algorithms it was given refuses th
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
@@ -126,8 +128,9 @@ def hmac_with_public_certificate(element: etree._Element, keypair: KeyPair) -> N
     value.text = base64.b64encode(mac).decode()
 
 
-def garble(element: etree._Element, what: str) -> None:
-    """Flip one character of SignatureValue or DigestValue, keeping it valid base64."""
+def garble(element: etree._Element, what: str, keypair: KeyPair) -> None:
+    """Flip one character of SignatureValue, or of DigestValue then sign SignedInfo again (so
+    only the digest is wrong, not the signature over it), keeping each valid base64."""
     signature = signature_of(element)
     path = {"SignatureValue": f"{{{_DS}}}SignatureValue",
             "DigestValue": f"{{{_DS}}}SignedInfo/{{{_DS}}}Reference/{{{_DS}}}DigestValue"}[what]
@@ -135,3 +138,71 @@ def garble(element: etree._Element, what: str) -> None:
     assert node is not None and node.text
     text = node.text.strip()
     node.text = ("B" if text[0] == "A" else "A") + text[1:]
+    if what == "DigestValue":
+        resign_signed_info(signature, keypair)
+
+
+def clone_certificate(original: KeyPair, attacker: KeyPair) -> KeyPair:
+    """A self-signed certificate that copies ``original``'s subject, issuer, serial number and
+    validity, around the attacker's key: what matches a trust check by name or serial."""
+    cert = original.certificate
+    clone = (x509.CertificateBuilder().subject_name(cert.subject).issuer_name(cert.issuer)
+             .public_key(attacker.private_key.public_key()).serial_number(cert.serial_number)
+             .not_valid_before(cert.not_valid_before_utc)
+             .not_valid_after(cert.not_valid_after_utc)
+             .sign(attacker.private_key, hashes.SHA256()))
+    return KeyPair(attacker.private_key, clone)
+
+
+def rsa_key_value_only(element: etree._Element, keypair: KeyPair) -> None:
+    """KeyInfo reduced to the bare public key (``KeyValue/RSAKeyValue``), no certificate."""
+    signature = signature_of(element)
+    key_info = signature.find(f"{{{_DS}}}KeyInfo")
+    if key_info is None:
+        key_info = etree.SubElement(signature, f"{{{_DS}}}KeyInfo")
+    for child in list(key_info):
+        key_info.remove(child)
+    numbers = keypair.private_key.public_key().public_numbers()
+    value = etree.SubElement(etree.SubElement(key_info, f"{{{_DS}}}KeyValue"),
+                             f"{{{_DS}}}RSAKeyValue")
+    for name, number in (("Modulus", numbers.n), ("Exponent", numbers.e)):
+        raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
+        etree.SubElement(value, f"{{{_DS}}}{name}").text = base64.b64encode(raw).decode()
+
+
+def blank(element: etree._Element, what: str, keypair: KeyPair) -> None:
+    """Empty SignatureValue (as is), or empty DigestValue (SignedInfo signed again, so only
+    the missing digest is wrong)."""
+    signature = signature_of(element)
+    if what == "SignatureValue":
+        _child(signature, "SignatureValue").text = ""
+        return
+    _child(signature, "SignedInfo/ds:Reference/ds:DigestValue").text = ""
+    resign_signed_info(signature, keypair)
+
+
+def remove_signature_value(element: etree._Element) -> None:
+    signature = signature_of(element)
+    signature.remove(_child(signature, "SignatureValue"))
+
+
+def empty_signature(element: etree._Element) -> None:
+    """``<ds:Signature/>``: the element is there, with nothing in it."""
+    signature = signature_of(element)
+    for child in list(signature):
+        signature.remove(child)
+
+
+def duplicate_reference(element: etree._Element, keypair: KeyPair) -> None:
+    """A second, identical Reference in SignedInfo, signed again: both digests hold."""
+    signature = signature_of(element)
+    reference = _child(signature, "SignedInfo/ds:Reference")
+    reference.addnext(copy.deepcopy(reference))
+    resign_signed_info(signature, keypair)
+
+
+def _child(signature: etree._Element, path: str) -> etree._Element:
+    found = signature.find(f"ds:{path}", {"ds": _DS})
+    if found is None:
+        raise ValueError(f"no {path} in the signature")
+    return found

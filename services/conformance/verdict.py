@@ -27,6 +27,9 @@ class VerdictRule:
     follow_up_url: str | None = None
     #: The success page shows the values it received (enables the "shown" checks).
     echoes_values: bool = False
+    #: Where the page names the account the service provider opened: the first group of
+    #: this expression (or the whole match), compared between two logins.
+    account_marker: re.Pattern[str] | None = None
     max_redirects: int = field(default=5)
 
     def describe(self) -> str:
@@ -40,6 +43,8 @@ class VerdictRule:
             parts.append("après les redirections vers le même site")
         if self.follow_up_url:
             parts.append(f"page lue ensuite : {self.follow_up_url}")
+        if self.account_marker is not None:
+            parts.append(f"compte ouvert lu par /{self.account_marker.pattern}/")
         return "Réponse acceptée si : " + " ; ".join(parts) + "."
 
 
@@ -83,6 +88,8 @@ class Seen:
     summary: str  # French, one line
     #: Where the service provider sent the browser off its own site, if it did (not followed).
     left_to: str | None = None
+    #: The account the page names (with an account marker), when accepted.
+    account: str | None = None
 
 
 async def read(rule: VerdictRule, browser: httpx.AsyncClient, first: httpx.Response) -> Seen:
@@ -116,9 +123,14 @@ async def read(rule: VerdictRule, browser: httpx.AsyncClient, first: httpx.Respo
     code = re.search(r'id="error-code"[^>]*>([^<]{1,80})<', body)
     if code is not None:
         bits.append(f"code {code.group(1).strip()}")
+    account = None
+    if accepted and rule.account_marker is not None:
+        found = rule.account_marker.search(body)
+        if found is not None:
+            account = (found.group(1) if found.re.groups else found.group(0))[:200]
     verdict = "acceptée" if accepted else "refusée"
     return Seen(accepted, response.status_code, str(response.url), body,
-                f"{verdict} ({', '.join(bits)})", left_to)
+                f"{verdict} ({', '.join(bits)})", left_to, account)
 
 
 def _origin(url: str) -> str:

@@ -61,14 +61,15 @@ def test_the_naive_cas_publisher_accepts_the_valid_tickets(naive: list[Outcome])
 @pytest.mark.parametrize("scenario", [
     "cas.ticket.forged", "cas.ticket.reused", "cas.ticket.other_service", "cas.ticket.expired",
     "cas.grain.other_host", "cas.grain.scheme_relative", "cas.grain.javascript",
-    "cas.uai_several",
+    "cas.uai_several", "cas.gar.ido.same_person", "cas.gar.ido.other_person",
+    "cas.gar.licence.other_resource",
 ])
 def test_the_naive_cas_publisher_fails_the_adversarial_scenario(
     naive: list[Outcome], scenario: str
 ) -> None:
     outcome = _failed(naive).get(scenario)
     assert outcome is not None, f"{scenario} should catch the naive CAS publisher"
-    assert outcome.seen.startswith("acceptée")
+    assert "acceptée" in outcome.seen
     assert outcome.fix
 
 
@@ -80,3 +81,20 @@ def test_an_offsite_grain_failure_says_where_the_page_sends_the_person(
 
 def test_several_uai_missing_from_the_naive_page_are_named(naive: list[Outcome]) -> None:
     assert "valeurs absentes de la page" in _failed(naive)["cas.uai_several"].seen
+
+
+def test_a_publisher_keying_on_cas_user_is_reported_with_both_account_numbers(
+    naive: list[Outcome], careful: list[Outcome],
+) -> None:
+    assert "deux comptes différents" in _failed(naive)["cas.gar.ido.same_person"].seen
+    assert "(le même)" in _failed(naive)["cas.gar.ido.other_person"].seen
+    assert "(le même)" in next(o for o in careful if o.id == "cas.gar.ido.same_person").seen
+
+
+def test_a_publisher_keeping_classes_of_a_former_establishment_fails(live: Live) -> None:
+    chosen = [s for s in cas_scenarios() if s.id.startswith(("cas.gar.", "cas.valid."))]
+    outcomes = asyncio.run(runner.run(chosen, target=cas_target(live.providers["accounts"]),
+                                      sandbox=live.sandbox, rule=PROVIDER_MOCK_RULE))
+    failed = _failed(outcomes)
+    assert set(failed) == {"cas.gar.establishment.switch", "cas.gar.licence.other_resource"}
+    assert "la page montre encore" in failed["cas.gar.establishment.switch"].seen

@@ -76,7 +76,8 @@ def test_a_careful_cas_publisher_exits_zero(
     assert code == 0, output
     assert "Compatible GAR" in output
     report = json.loads((tmp_path / "rapport.json").read_text())
-    assert len(report["scenarios"]) == 12 and report["failures"] == 0
+    assert len(report["scenarios"]) == 14 and report["failures"] == 0
+    assert "Sans --account-marker" in output  # the two gar.ido cases need it
 
 
 def test_a_naive_cas_publisher_exits_one_with_the_failed_cases(

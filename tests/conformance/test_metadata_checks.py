@@ -81,3 +81,43 @@ def test_a_sound_identity_provider_passes() -> None:
     raw = metadata.idp_metadata(entity_id="https://ent.example.org/idp",
                                 sso_url="https://ent.example.org/sso", keypairs=[KEY])
     assert all(c.level == "ok" for c in checks.identity_provider(raw)[1])
+
+
+def _with_logout(raw: bytes, url: str) -> bytes:
+    from lxml import etree
+
+    root = etree.fromstring(raw)
+    md = "urn:oasis:names:tc:SAML:2.0:metadata"
+    role = root.find(f"{{{md}}}SPSSODescriptor")
+    assert role is not None
+    logout = etree.Element(f"{{{md}}}SingleLogoutService", Location=url,
+                           Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect")
+    key = role.findall(f"{{{md}}}KeyDescriptor")[-1]
+    key.addnext(logout)
+    return etree.tostring(root)
+
+
+def test_plain_http_on_the_logout_endpoint_is_an_error_too() -> None:
+    levels = _levels(_with_logout(_sp(), "http://editeur.example.org/saml/slo"))
+    assert levels["metadata.singlelogoutservice.1.https"] == "error"
+
+
+def test_an_https_logout_endpoint_passes() -> None:
+    levels = _levels(_with_logout(_sp(), "https://editeur.example.org/saml/slo"))
+    assert levels["metadata.singlelogoutservice.1.https"] == "ok"
+
+
+def test_an_entity_id_other_than_the_metadata_url_is_an_error() -> None:
+    found = checks.service_provider(_sp(), fetched_from="https://editeur.example.org/meta.xml")[1]
+    check = next(c for c in found if c.id == "metadata.entity_id.url")
+    assert check.level == "error"
+    assert "https://editeur.example.org/sp" in check.seen and check.fix
+
+
+def test_an_entity_id_equal_to_the_metadata_url_passes() -> None:
+    found = checks.service_provider(_sp(), fetched_from="https://editeur.example.org/sp")[1]
+    assert ("metadata.entity_id.url", "ok") in [(c.id, c.level) for c in found]
+
+
+def test_metadata_read_from_a_file_has_no_entity_id_check() -> None:
+    assert "metadata.entity_id.url" not in _levels(_sp())
