@@ -126,6 +126,8 @@ def idp(
                            f"non sollicitée à {box.acs_url})")
                 found += _listen(box, RESPONSE, "réponse(s)", wanted=responses,
                                  timeout=timeout)
+        elif listen or response is not None:
+            typer.echo("Métadonnées inutilisables : aucune réponse n'est contrôlée.")
         found += _captured_calls(mediacentre_call, mediacentre_answer, ent_ids, strict)
         subject = entity.entity_id if entity is not None else metadata
         _finish(Report("idp", subject, "", found), html=html, json_path=json, junit=junit)
