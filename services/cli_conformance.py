@@ -3,9 +3,9 @@
 ``provider`` checks a service provider's metadata then plays the scenario suite against its
 ACS (or, with ``--cas-url``, the CAS suite against a CAS publisher's access URL), as the
 broker's identity provider (the sandbox: its metadata is printed by ``sandbox-metadata`` and
-served during the run with ``--serve``); ``idp`` checks an ENT's identity-provider metadata,
-a captured Response and a mediacentre list answer. Every run writes the reports asked for
-and exits 1 on any failure, so it fits in the editor's CI.
+served during the run with ``--serve``). The ENT side (``idp``, ``mediacentre``) lives in
+:mod:`services.cli_conformance_ent`. Every run writes the reports asked for and exits 1 on
+any failure, so it fits in the editor's CI.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ Junit = Annotated[Path | None, typer.Option("--junit", help="Écrire le rapport 
 
 
 def register(app: typer.Typer) -> None:
+    from services.cli_conformance_ent import install as install_ent_side
+
+    install_ent_side(conformance_app)  # idp, mediacentre, sandbox-sp-metadata
     app.add_typer(conformance_app, name="conformance")
 
 
@@ -201,49 +204,6 @@ def _provider_cas(keys_dir: Path, cas_url: str, sandbox_url: str, rule: object,
                                           progress=_progress))
     _finish(Report("provider", cas_url, rule.describe(), (), outcomes), html=html,
             json_path=json_path, junit=junit)
-
-
-@conformance_app.command("idp")
-def idp(
-    ctx: typer.Context,
-    metadata: Annotated[str, typer.Option(help="Métadonnées SAML de votre fournisseur "
-                                               "d'identité : URL ou fichier.")],
-    response: Annotated[Path | None, typer.Option(
-        help="Réponse SAML capturée (XML, ou valeur base64 de SAMLResponse).")] = None,
-    acs_url: Annotated[str | None, typer.Option(
-        help="ACS du GAR attendu comme Recipient (défaut : celui de ce banc).")] = None,
-    mediacentre_call: Annotated[Path | None, typer.Option(
-        help="Appel de la liste du médiacentre capturé (ligne de requête et en-têtes).")
-    ] = None,
-    mediacentre_answer: Annotated[Path | None, typer.Option(
-        help="Réponse de liste capturée (JSON, éventuellement gzip) à contrôler.")] = None,
-    html: Html = None, json: Json = None, junit: Junit = None,
-) -> None:
-    """Contrôle les métadonnées de votre ENT, une réponse SAML qu'il a émise et ses appels
-    au médiacentre."""
-    from datetime import timedelta
-
-    from services.cli import _expected_errors, _settings
-    from services.conformance import checks, idp_checks, mediacentre_checks
-    from services.conformance.report import Report
-    from services.peers import read_metadata
-
-    with _expected_errors():
-        settings = _settings(ctx)
-        raw = read_metadata(metadata, max_bytes=settings.max_xml_bytes)
-        entity, found = checks.identity_provider(raw)
-        if response is not None and entity is not None and entity.idp is not None:
-            found += idp_checks.response(
-                response.read_bytes(), entity.idp.signing_certificates,
-                skew=timedelta(seconds=settings.clock_skew_seconds),
-                acs_url=acs_url or f"{settings.broker_base}/saml/sp/acs")
-        if mediacentre_call is not None:
-            found += mediacentre_checks.call(mediacentre_call.read_bytes())
-        if mediacentre_answer is not None:
-            found += mediacentre_checks.answer(mediacentre_answer.read_bytes())
-        subject = entity.entity_id if entity is not None else metadata
-        _finish(Report("idp", subject, "", found), html=html, json_path=json, junit=junit)
-
 
 
 def _regex(value: str | None, option: str) -> re.Pattern[str] | None:

@@ -10,6 +10,7 @@ certificate, an HTTPS single sign-on service with the Redirect binding.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -23,27 +24,39 @@ from services.saml.constants import BINDING_POST, BINDING_REDIRECT, NS
 from services.saml.errors import SamlError
 from services.saml.metadata import EntityMetadata, parse_metadata
 from services.saml.xml import parse
+from services.uai import check_letter, is_valid_uai
 
 Level = Literal["ok", "warning", "error"]
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 EXPIRY_WARNING = timedelta(days=30)
+_UAI_SHAPE = re.compile(r"[0-9]{7}[A-Z]")
+UAI_EXPECTED = "sept chiffres et leur lettre de contrôle (ex. 0650499P)"
 
 
 @dataclass(frozen=True)
 class Check:
+    """One line of a report: what was checked, what the GAR expects, what was seen, the fix.
+
+    ``group`` names the message a line belongs to when a run receives several (the ENT
+    side's live Responses and list calls); metadata lines leave it empty.
+    """
+
     id: str
     title: str
     level: Level
     seen: str
     fix: str = ""
+    expected: str = ""
+    group: str = ""
 
     @property
     def passed(self) -> bool:
         return self.level != "error"
 
     def as_dict(self) -> dict[str, object]:
-        return {"id": self.id, "title": self.title, "level": self.level, "seen": self.seen,
-                "passed": self.passed, "fix": self.fix if self.level != "ok" else ""}
+        return {"id": self.id, "title": self.title, "level": self.level,
+                "expected": self.expected, "seen": self.seen, "passed": self.passed,
+                "fix": self.fix if self.level != "ok" else "", "group": self.group}
 
 
 def read(raw: bytes) -> tuple[EntityMetadata | None, list[Check]]:
@@ -83,13 +96,32 @@ def certificates(found: tuple[x509.Certificate, ...], *, now: datetime | None = 
 
 
 def endpoint(check_id: str, title: str, url: str) -> Check:
-    parts = urlsplit(url)
+    parts, expected = urlsplit(url), "une URL https://"
     if parts.scheme == "https":
-        return Check(check_id, title, "ok", url)
+        return Check(check_id, title, "ok", url, expected=expected)
     if parts.scheme == "http" and parts.hostname in LOOPBACK:
         return Check(check_id, title, "warning", url,
-                     "HTTP n'est admis qu'en local : publiez une URL https:// en production.")
-    return Check(check_id, title, "error", url, "Publiez une URL https:// pour ce point d'accès.")
+                     "HTTP n'est admis qu'en local : publiez une URL https:// en production.",
+                     expected)
+    return Check(check_id, title, "error", url, "Publiez une URL https:// pour ce point d'accès.",
+                 expected)
+
+
+def uai(check_id: str, title: str, value: str, *, strict: bool = False) -> Check:
+    """A UAI's check letter (GAR_REFERENCE §1): a wrong one is a warning, because the sample
+    UAIs of ENT test platforms often fail it, and an error in strict mode; a value not shaped
+    like a UAI is always an error. A suffixed form (``0650499P-ET6``) is judged on its UAI."""
+    base = value.split("-", 1)[0]
+    seen = value[:45]
+    if _UAI_SHAPE.fullmatch(base) is None:
+        return Check(check_id, title, "error", seen or "(vide)",
+                     "Un UAI s'écrit sept chiffres puis une lettre majuscule.", UAI_EXPECTED)
+    if is_valid_uai(base):
+        return Check(check_id, title, "ok", seen, expected=UAI_EXPECTED)
+    right = base[:7] + check_letter(base[:7])
+    return Check(check_id, title, "error" if strict else "warning", seen,
+                 f"Lettre de contrôle fausse : l'UAI {base[:7]} s'écrit {right} (un UAI de "
+                 "démonstration ? le mode strict le refuse).", UAI_EXPECTED)
 
 
 def service_provider(raw: bytes, *, now: datetime | None = None, fetched_from: str | None = None
@@ -166,7 +198,8 @@ def identity_provider(raw: bytes, *, now: datetime | None = None
         return None, checks
     if entity.idp is None:
         checks.append(Check("metadata.idp", "Rôle de fournisseur d'identité (IDPSSODescriptor)",
-                            "error", "absent", "Décrivez un IDPSSODescriptor SAML 2.0."))
+                            "error", "absent", "Décrivez un IDPSSODescriptor SAML 2.0.",
+                            "un IDPSSODescriptor (protocole SAML 2.0)"))
         return None, checks
     checks += certificates(entity.idp.signing_certificates, now=now)
     redirect = entity.sso_url(BINDING_REDIRECT)
@@ -174,7 +207,7 @@ def identity_provider(raw: bytes, *, now: datetime | None = None
         checks.append(Check("metadata.sso.redirect", "SingleSignOnService en HTTP-Redirect",
                             "error", "absent",
                             "Déclarez un SingleSignOnService HTTP-Redirect : le GAR y envoie "
-                            "ses AuthnRequest."))
+                            "ses AuthnRequest.", "un SingleSignOnService HTTP-Redirect"))
     else:
         checks.append(endpoint("metadata.sso.https", "SingleSignOnService en HTTPS", redirect))
     return entity, checks

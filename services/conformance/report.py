@@ -17,7 +17,7 @@ from services.conformance.runner import Outcome
 
 @dataclass(frozen=True)
 class Report:
-    kind: str  # "provider" or "idp"
+    kind: str  # "provider", "idp" or "mediacentre"
     subject: str  # entity id or source checked
     rule: str  # the verdict rule, in French
     checks: Sequence[Check] = ()
@@ -58,26 +58,30 @@ def to_junit(report: Report) -> bytes:
     scenario that could not be played is a failure with its reason."""
     suites = etree.Element("testsuites", name=f"gar-conformance-{report.kind}",
                            tests=str(report.total), failures=str(report.failures), errors="0")
-    groups: dict[str, list[tuple[str, str, bool, str, str]]] = {}
-    for check in report.checks:
-        groups.setdefault("métadonnées", []).append(
-            (check.id, check.title, check.passed, f"vu : {check.seen}", check.fix))
+    groups: dict[str, list[tuple[str, str, str, str, str]]] = {}
+    for check in report.checks:  # a warning passes, but CI shows it (system-out)
+        seen = (f"attendu : {check.expected} ; " if check.expected else "") + f"vu : {check.seen}"
+        groups.setdefault(check.group or "métadonnées", []).append(
+            (check.id, check.title, check.level, seen, check.fix))
     for outcome in report.outcomes:
         groups.setdefault(outcome.family, []).append(
-            (outcome.id, outcome.title, outcome.passed,
+            (outcome.id, outcome.title, "ok" if outcome.passed else "error",
              f"attendu : {outcome.expected} ; vu : {outcome.seen}", outcome.fix))
     for family, cases in groups.items():
         suite = etree.SubElement(
             suites, "testsuite", name=family, tests=str(len(cases)),
-            failures=str(sum(1 for case in cases if not case[2])), errors="0", skipped="0",
+            failures=str(sum(1 for case in cases if case[2] == "error")), errors="0", skipped="0",
             timestamp=report.started.strftime("%Y-%m-%dT%H:%M:%S"))
-        for case_id, title, passed, seen, fix in cases:
+        for case_id, title, level, seen, fix in cases:
             case = etree.SubElement(suite, "testcase", classname=f"{report.kind}.{family}",
                                     name=f"{case_id} — {title}")
-            if not passed:
+            if level == "error":
                 failure = etree.SubElement(case, "failure", message=seen[:500],
                                            type="gar-conformance")
                 failure.text = f"{seen}\nCorrection : {fix}"
+            elif level == "warning":  # system-out, not properties: xunit2 has none per case
+                out = etree.SubElement(case, "system-out")
+                out.text = f"Avertissement : {seen}\nCorrection : {fix}"
     return etree.tostring(suites, encoding="UTF-8", xml_declaration=True, pretty_print=True)
 
 

@@ -16,7 +16,7 @@ from services.keys import generate
 from services.saml import metadata
 
 GOOD_CALL = (b"GET /ressources/ENT-TEST/0650499P/p123 HTTP/1.1\r\nAccept: application/json\r\n"
-             b"Accept-Encoding: gzip, deflate\r\n\r\n")
+             b"Accept-Encoding: gzip, deflate\r\nDate: Tue, 15 Nov 1994 08:12:31 GMT\r\n\r\n")
 
 
 def _levels(found: list) -> dict[str, str]:
@@ -27,9 +27,51 @@ def test_a_sound_call_passes() -> None:
     assert set(_levels(mediacentre_checks.call(GOOD_CALL)).values()) == {"ok"}
 
 
-def test_a_uai_with_a_wrong_check_letter_is_an_error() -> None:
+def test_a_uai_with_a_wrong_check_letter_is_a_warning_as_sample_uais_fail_it() -> None:
     found = mediacentre_checks.call(GOOD_CALL.replace(b"0650499P", b"0650499A"))
+    assert _levels(found)["mediacentre.call.uai"] == "warning"
+
+
+def test_a_uai_with_a_wrong_check_letter_is_an_error_in_strict_mode() -> None:
+    found = mediacentre_checks.call(GOOD_CALL.replace(b"0650499P", b"0650499A"),
+                                    mediacentre_checks.CallExpected(strict=True))
     assert _levels(found)["mediacentre.call.uai"] == "error"
+
+
+def test_a_uai_not_shaped_like_one_is_an_error() -> None:
+    found = mediacentre_checks.call(GOOD_CALL.replace(b"0650499P", b"650499P"))
+    assert _levels(found)["mediacentre.call.uai"] == "error"
+
+
+def test_an_ent_id_the_gar_does_not_know_is_an_error() -> None:
+    expected = mediacentre_checks.CallExpected(ent_ids=("ENT-AUTRE",))
+    assert _levels(mediacentre_checks.call(GOOD_CALL, expected))["mediacentre.call.ent"] == "error"
+    expected = mediacentre_checks.CallExpected(ent_ids=("ENT-TEST",))
+    assert _levels(mediacentre_checks.call(GOOD_CALL, expected))["mediacentre.call.ent"] == "ok"
+
+
+def test_the_english_spelling_of_the_path_is_a_warning() -> None:
+    found = mediacentre_checks.call(GOOD_CALL.replace(b"/ressources/", b"/resources/"))
+    assert _levels(found)["mediacentre.call.spelling"] == "warning"
+    assert _levels(found)["mediacentre.call.path"] == "ok"
+
+
+def test_a_person_id_longer_than_the_feed_allows_is_an_error() -> None:
+    found = mediacentre_checks.call(GOOD_CALL.replace(b"/p123 ", b"/" + b"p" * 65 + b" "))
+    assert _levels(found)["mediacentre.call.user"] == "error"
+
+
+def test_a_missing_date_is_a_warning_and_an_unreadable_one_an_error() -> None:
+    without = GOOD_CALL.replace(b"Date: Tue, 15 Nov 1994 08:12:31 GMT\r\n", b"")
+    assert _levels(mediacentre_checks.call(without))["mediacentre.call.date"] == "warning"
+    garbled = GOOD_CALL.replace(b"Tue, 15 Nov 1994 08:12:31 GMT", b"hier soir")
+    assert _levels(mediacentre_checks.call(garbled))["mediacentre.call.date"] == "error"
+
+
+def test_a_stale_date_is_a_warning_only_on_a_call_received_live() -> None:
+    live = mediacentre_checks.CallExpected(live=True)
+    assert _levels(mediacentre_checks.call(GOOD_CALL))["mediacentre.call.date"] == "ok"
+    assert _levels(mediacentre_checks.call(GOOD_CALL, live))["mediacentre.call.date"] == "warning"
 
 
 def test_a_call_outside_the_list_path_is_an_error() -> None:

@@ -60,6 +60,7 @@ JUNIT_XSD = b"""<?xml version="1.0"?>
             </xs:simpleContent>
           </xs:complexType>
         </xs:element>
+        <xs:element name="system-out" type="xs:string" minOccurs="0"/>
       </xs:sequence>
       <xs:attribute name="name" type="xs:string" use="required"/>
       <xs:attribute name="classname" type="xs:string" use="required"/>
