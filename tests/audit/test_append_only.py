@@ -36,7 +36,7 @@ def purged(session: Session, academy: Dataset, broker_key: KeyPair) -> Session:
 
 
 def _refused(session: Session, statement: object) -> None:
-    with pytest.raises(DBAPIError, match="audit.append_only"):
+    with pytest.raises(DBAPIError, match=r"audit\.append_only"):
         session.execute(statement)  # type: ignore[call-overload]
     session.rollback()
 
