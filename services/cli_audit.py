@@ -188,6 +188,10 @@ def report(
             flows = audit_report.data_flows(session, EVERYTHING, period)
             html = audit_report.standalone_html(flows, settings)
         output.write_text(html, encoding="utf-8")
-        flagged = sum(len(flow.outside) for flow in flows.resources)
+        flagged = [(flow.resource_id, o) for flow in flows.resources for o in flow.outside]
         typer.echo(f"Rapport écrit : {output} ({len(flows.resources)} ressource(s), "
-                   f"{flagged} diffusion(s) hors déclaration signalée(s)).")
+                   f"{len(flagged)} diffusion(s) hors déclaration signalée(s)).")
+        for resource_id, outside in flagged:
+            typer.echo(f"  {resource_id} : {outside.code} diffusé à {outside.profile} "
+                       f"({outside.count} accès) — {outside.reason} : "
+                       f"{audit_report.REASONS[outside.reason]}")

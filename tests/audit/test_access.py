@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,8 +19,16 @@ from broker.domain import Refusal
 from broker.models import Person
 from services.dataset import EDITIONS_EXEMPLE_ENTITY_ID, Dataset
 from services.keys import generate
-from services.settings import Settings
-from tests.audit.conftest import ARK, COLLEGE_UAI, LYCEE_UAI, NOW, Audit, AuditDb, access
+from tests.audit.conftest import (
+    ARK,
+    COLLEGE_UAI,
+    LYCEE_UAI,
+    NOW,
+    Audit,
+    AuditDb,
+    access,
+    serve,
+)
 
 RECORDS = "/audit/api/records"
 
@@ -243,18 +250,12 @@ def test_an_officer_sees_a_refusal_of_a_login_that_named_no_establishment(
 def test_a_bearer_certificate_forwarded_by_a_trusted_proxy_opens_the_auditors_view(
     audit_db: AuditDb, db: Session, tmp_path: Path
 ) -> None:
-    from broker.app import create_app
-
     pair = generate("dpo-cert")
     create_client(db, kind="auditor", ident="dpo-cert", name="DPO", cert_pem=pair.cert_pem)
     db.commit()
     header = {"X-SSL-Client-Cert": quote(pair.cert_pem.decode())}
     for trusted, status in ((True, 200), (False, 401)):
-        settings = Settings(data_dir=tmp_path, host="127.0.0.1", broker_port=18000,
-                            DATABASE_URL=audit_db.url, api_trust_proxy_cert_header=trusted)
-        app = create_app(settings)
-        with TestClient(app, base_url=settings.broker_base) as client:
-            response = client.get(RECORDS, headers=header)
-        app.state.broker.sessions.kw["bind"].dispose()
+        with serve(audit_db.url, tmp_path, {}, api_trust_proxy_cert_header=trusted) as audit:
+            response = audit.client.get(RECORDS, headers=header)
         assert response.status_code == status, response.text
     assert response.json()["code"] == "audit.auth_required"
