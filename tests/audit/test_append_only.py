@@ -6,14 +6,17 @@ off (tests/audit/tamper.py plays that), and the chain and the seals catch them t
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from alembic import command
+from sqlalchemy import Engine, MetaData, Table, delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from broker import audit_checkpoint
+from broker import audit, audit_checkpoint
+from broker.db import alembic_config, migrate, session_factory
 from broker.models import AuditCheckpoint, AuditPurgePermit, AuditRecord, AuditSeal
 from services.dataset import Dataset
 from services.keys import KeyPair, generate
@@ -75,3 +78,27 @@ def test_a_purge_still_deletes_and_leaves_no_permit_behind(purged: Session, acad
     assert purged.scalar(select(func.count()).select_from(AuditPurgePermit)) == 0
     assert audit_checkpoint.verify(purged, [broker_key.certificate]).ok
     _refused(purged, delete(AuditRecord))  # and the next raw delete is refused again
+
+
+def test_records_written_before_migration_0014_still_verify_after_it(engine: Engine) -> None:
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0013")
+    older = Table("audit_records", MetaData(), autoload_with=engine)
+    assert "upstream_protocol" not in older.c
+    row = {"at": NOW, "person_pk": 1, "provider_entity_id": "https://sp",
+           "resource_id": "ark:/99999/r10001", "uai": "0359901X", "profile": "National_elv",
+           "protocol": "saml", "decision": "granted", "code": "access.granted", "basis": None,
+           "released_codes": ["IDO"], "values_digest": "d" * 64, "assertion_id": "_a",
+           "prev_hash": audit.GENESIS}
+    fields = {**row, "at": NOW.isoformat()}
+    row["hash"] = hashlib.sha256(audit.GENESIS.encode() + audit.canonical_json(fields)).hexdigest()
+    with engine.begin() as connection:  # as the code before 0014 appended it
+        new_id = connection.execute(older.insert().values(row)).inserted_primary_key[0]
+        connection.execute(text("UPDATE audit_head SET last_id = :id, last_hash = :hash"),
+                           {"id": new_id, "hash": row["hash"]})
+    migrate(engine)
+    with session_factory(engine)() as session:
+        assert audit_checkpoint.verify(session, []).ok
+        _refused(session, update(AuditRecord).values(uai=None))
