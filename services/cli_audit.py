@@ -125,8 +125,8 @@ def seal(
         sealed = _seal(settings, verdict, "seal", datetime.now(UTC))
         if output is not None:
             output.write_text(sealed.as_json(), encoding="utf-8")
-        upto = f"n° {sealed.last_id}" if sealed.last_id is not None else "chaîne vide"
-        typer.echo(f"Chaîne scellée jusqu'au {upto} ({sealed.source})"
+        upto = f"jusqu'au n° {sealed.last_id}" if sealed.last_id is not None else "(vide)"
+        typer.echo(f"Chaîne scellée {upto} ({sealed.source})"
                    + (f", sceau écrit dans {output}." if output is not None else "."))
 
 
