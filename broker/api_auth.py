@@ -151,6 +151,13 @@ def _trusts_cert_header(request: Request) -> bool:
     return bool(getattr(getattr(broker, "settings", None), "api_trust_proxy_cert_header", False))
 
 
+def carries_credentials(request: Request) -> bool:
+    """Whether the request presents a machine credential at all: a bearer token, or a client
+    certificate header this broker was configured to trust."""
+    return request.headers.get("authorization") is not None or bool(
+        _trusts_cert_header(request) and request.headers.get(CERT_HEADER))
+
+
 def authenticate(session: Session, request: Request, kind: str) -> ApiClient | None:
     """The client of ``kind`` the request proves to be, or ``None`` (absent or invalid)."""
     try:

@@ -6,6 +6,11 @@ released and a SHA-256 digest of the values — never the values. Each record's 
 its fields and the previous record's hash, so editing or deleting a record breaks the chain
 (:func:`verify_chain`).
 
+The database refuses to UPDATE a record, and to DELETE one outside :func:`purge` (triggers of
+migration 0014, with a permit row the purge holds inside its own transaction): that stops the
+application and accidents. A database owner can drop a trigger; what catches them is the chain
+and, for a chain rewritten together with its head, the signed seals (``broker.audit_seal``).
+
 Appends are serialised on the single ``audit_head`` row: the first statement of an append
 updates it (and returns the previous hash), which on PostgreSQL takes its row lock until commit
 and on SQLite takes the database's write lock. An append is two statements on PostgreSQL (the
@@ -17,7 +22,9 @@ leaves no record, and none is committed here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import hmac
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -25,8 +32,8 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from broker.domain import Grant, Refusal, Release
-from broker.models import AuditHead, AuditRecord
+from broker.domain import Authentication, Grant, Refusal, Release
+from broker.models import AuditHead, AuditPurgePermit, AuditRecord
 
 GENESIS = "0" * 64
 _HEAD_ID = 1
@@ -44,13 +51,38 @@ def values_digest(release: Release) -> str:
     ).hexdigest()
 
 
+def ido_digest(release: Release, key: bytes) -> str | None:
+    """A keyed digest of the ``IDO`` released, or None when none was.
+
+    Keyed (``key`` derives from the IDO secret), so that nobody but the broker can compute it
+    from an ``IDO``: a provider holding its users' identifiers finds nothing in an export.
+    The linkability check compares these digests across providers for one person.
+    """
+    values = release.attributes.get("IDO")
+    if not values:
+        return None
+    return hmac.new(key, values[0].encode(), hashlib.sha256).hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def ido_digest_key(ido_secret: bytes) -> bytes:
+    return hmac.new(ido_secret, b"gar-testbed audit: IDO digest", hashlib.sha256).digest()
+
+
 def _clip(value: str | None, size: int) -> str | None:
     """Untrusted identifiers (a requested resource id, say) are cut to the column size."""
     return None if value is None else value[:size]
 
 
+#: Fields added after records existed (migration 0014): hashed only when set, so an older
+#: record (NULL there) keeps its hash.
+_LATER_FIELDS = ("upstream_protocol", "upstream_issuer", "upstream_assertion_id", "ido_digest")
+
+
 def _fields(record: AuditRecord) -> dict[str, Any]:
-    return {
+    later = {name: getattr(record, name) for name in _LATER_FIELDS
+             if getattr(record, name) is not None}
+    return later | {
         "at": record.at.astimezone(UTC).isoformat(),
         "person_pk": record.person_pk,
         "provider_entity_id": record.provider_entity_id,
@@ -106,7 +138,14 @@ def record(
     release: Release | None,
     assertion_id: str | None,
     at: datetime,
+    upstream: Authentication | None = None,
+    ido_digest: str | None = None,
 ) -> AuditRecord:
+    """Append one decision to the chain in the caller's transaction.
+
+    ``assertion_id`` is what went out (assertion, token or ticket id; None for a refusal),
+    ``upstream`` who vouched for the person and how (protocol, issuer, assertion or token id).
+    """
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("audit times must be timezone-aware")
     at = at.astimezone(UTC)
@@ -136,6 +175,11 @@ def record(
         values_digest=values_digest(release) if release is not None else None,
         assertion_id=_clip(assertion_id, 256),
         prev_hash=prev_hash,
+        upstream_protocol=_clip(upstream.protocol, 16) if upstream is not None else None,
+        upstream_issuer=_clip(upstream.issuer, 1024) if upstream is not None else None,
+        upstream_assertion_id=_clip(upstream.assertion_id, 256) if upstream is not None
+        else None,
+        ido_digest=ido_digest,
     )
     entry.hash = record_hash(entry)
     entry.id = _append(session, entry)
@@ -240,7 +284,8 @@ def purge(session: Session, before: datetime) -> int:
     """Delete the oldest records up to the first one at or after ``before``; re-anchor.
 
     Only a prefix of the chain is removed, so what is kept still verifies from the new anchor.
-    Returns the number of records deleted.
+    Returns the number of records deleted. The DELETE runs under a permit row inserted and
+    removed here, in the caller's transaction: the triggers refuse any other deletion.
     """
     if before.tzinfo is None:
         raise ValueError("purge cut-off must be timezone-aware")
@@ -252,7 +297,9 @@ def purge(session: Session, before: datetime) -> int:
     head = session.get(AuditHead, _HEAD_ID)
     assert head is not None
     head.anchor_hash = first_kept.prev_hash
+    session.execute(insert(AuditPurgePermit).values(id=1))
     result = session.execute(delete(AuditRecord).where(AuditRecord.id < first_kept.id)
                              .execution_options(synchronize_session=False))
+    session.execute(delete(AuditPurgePermit))
     session.flush()
     return int(getattr(result, "rowcount", 0) or 0)

@@ -3,7 +3,8 @@
 Two ways in, both re-read on each request (a withdrawn role stops working at the next click):
 
 - machines: ``Authorization: Bearer`` with the token of an ``auditor`` client (everything) or
-  a ``distributor`` client (its own resources), as the other machine APIs (``api_auth``);
+  a ``distributor`` client (its own resources), or the client certificate a trusted
+  TLS-terminating proxy forwards, exactly as the other machine APIs (``api_auth``);
 - people: an audit session cookie (``gar_audit``, path ``/audit``), opened by pasting an
   auditor's or distributor's token in the sign-in form, or by an assignment officer coming
   from the console (their console session proves who they are).
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from broker import assignments
-from broker.api_auth import authenticate
+from broker.api_auth import authenticate, carries_credentials
 from broker.audit_scope import EVERYTHING, AuditError, Scope, for_distributor, for_officer
 from broker.models import ApiClientRecord, AuditSession
 from services.settings import Settings
@@ -62,11 +63,12 @@ def _officer_scope(session: Session, person_pk: int) -> Scope:
 
 
 def from_bearer(session: Session, request: Request) -> Reader | None:
-    """The machine reader the Authorization header proves; None when no header came.
+    """The machine reader a bearer token (or a trusted forwarded certificate) proves; None
+    when the request carries neither.
 
-    A header that matches no auditor or distributor is ``audit.auth_invalid``, not None.
+    A credential that matches no auditor or distributor is ``audit.auth_invalid``, not None.
     """
-    if request.headers.get("authorization") is None:
+    if not carries_credentials(request):
         return None
     for kind in _READERS:
         client = authenticate(session, request, kind)

@@ -23,7 +23,8 @@ from broker.models import AuditRecord
 
 MAX_PER_PAGE = 500
 BATCH = 500
-COLUMNS = ("id", "at", "person", "provider_entity_id", "resource_id", "uai", "profile",
+COLUMNS = ("id", "at", "person", "upstream_protocol", "upstream_issuer",
+           "upstream_assertion_id", "provider_entity_id", "resource_id", "uai", "profile",
            "protocol", "decision", "code", "basis", "released_codes", "values_digest",
            "assertion_id", "hash")
 
@@ -41,10 +42,16 @@ class RecordPage:
 
 
 def as_dict(record: AuditRecord, scope: Scope) -> dict[str, Any]:
+    """A record as this scope may see it. A provider gets neither the person reference nor
+    the identity provider's assertion id (both would let it match its accesses with another
+    provider's); nobody gets ``ido_digest``, used only by the linkability check."""
     return {
         "id": record.id,
         "at": record.at.isoformat(),
         "person": record.person_pk if scope.shows_persons else None,
+        "upstream_protocol": record.upstream_protocol,
+        "upstream_issuer": record.upstream_issuer,
+        "upstream_assertion_id": record.upstream_assertion_id if scope.shows_persons else None,
         "provider_entity_id": record.provider_entity_id,
         "resource_id": record.resource_id,
         "uai": record.uai,

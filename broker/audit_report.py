@@ -10,13 +10,23 @@ Three views of the same resource side by side, so a reviewer needs nothing else:
 
 Any code released outside the declaration, or outside what the profile may ever receive, is
 flagged (there must be none): that is what a broken or edited policy looks like afterwards.
+
+Two yardsticks for "what the profile may receive", on purpose: ``ALLOWED`` (the policy table
+the release itself reads, :data:`NOT_ALLOWED`) and :data:`NEVER`, the red lines DESIGN.md
+states, written here a second time and read by nothing else (:data:`NEVER_RELEASED`). Were
+``ALLOWED`` edited to let a student's subjects through, the release would follow it and the
+first check with it; the second still flags every such release. A code outside the catalogue
+(birth date, INE, address, parents) crosses a red line for everyone. The declaration is the
+third, independent of both: it is the editor's, stored when the resource was registered.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -30,10 +40,33 @@ from services.settings import Settings
 
 NOT_DECLARED = "not_declared"
 NOT_ALLOWED = "not_allowed"
+NEVER_RELEASED = "never_released"
 REASONS = {
     NOT_DECLARED: "diffusé sans avoir été déclaré par la ressource",
     NOT_ALLOWED: "diffusé alors que la politique l'interdit pour ce profil",
+    NEVER_RELEASED: "diffusé alors que ce profil ne doit jamais le recevoir (lignes rouges "
+                    "de la conception, hors de la table de politique)",
 }
+
+_OTHER_STAFF_NEVER = frozenset({"DIV", "GRO", "P_MS4", "P_MAT"})
+#: DESIGN.md's red lines per profile, independent of ``services.attributes.ALLOWED`` (see the
+#: module doc): a student's e-mail, levels and subjects, never; a guardian, a pseudonym and
+#: the establishment only; other staff, no classes, levels or subjects; a librarian, no levels.
+NEVER: Mapping[str, frozenset[str]] = MappingProxyType({
+    "National_elv": frozenset({"P_MEL", "P_MS4", "P_MAT"}),
+    "National_ens": frozenset(),
+    "National_doc": frozenset({"P_MS4"}),
+    "National_tut": frozenset({"NOM", "PRE", "CIV", "DIV", "GRO", "P_MS4", "P_MEL", "P_MAT"}),
+    **{p: _OTHER_STAFF_NEVER for p in ("National_dir", "National_evs", "National_eta",
+                                       "National_col", "National_27", "National_28",
+                                       "National_29")},
+})
+#: A profile the trail names that is none of the known ones: the guardian's minimum.
+_UNKNOWN_PROFILE_NEVER = NEVER["National_tut"]
+
+
+def crosses_red_line(profile: str, code: str) -> bool:
+    return code not in CATALOGUE or code in NEVER.get(profile, _UNKNOWN_PROFILE_NEVER)
 
 
 @dataclass(frozen=True)
@@ -48,7 +81,7 @@ class Outside:
     profile: str
     code: str
     count: int
-    reason: str  # NOT_DECLARED | NOT_ALLOWED
+    reason: str  # NOT_DECLARED | NOT_ALLOWED | NEVER_RELEASED
 
 
 @dataclass
@@ -159,6 +192,8 @@ def _count_releases(session: Session, scope: Scope, filters: Filters,
             for code in flow.released[profile]:
                 if code not in declared:
                     flow.outside.append(Outside(profile, code, counter[code], NOT_DECLARED))
+                if crosses_red_line(profile, code):
+                    flow.outside.append(Outside(profile, code, counter[code], NEVER_RELEASED))
                 elif code not in ALLOWED.get(profile, frozenset()):
                     flow.outside.append(Outside(profile, code, counter[code], NOT_ALLOWED))
         for profile in flow.released:

@@ -237,12 +237,20 @@ def journal_page(request: Request) -> Response:
 def statistics_page(request: Request) -> Response:
     def build(session: Session, reader: Reader, now: datetime) -> Response:
         filters = filters_of(request, now)
-        stats = audit_stats.statistics(session, reader.scope, filters)
-        chart = audit_stats.bar_chart(stats.days, title="Accès accordés par jour")
+        stats = _statistics(request, session, reader, filters)
+        chart = audit_stats.bar_chart(stats.days_shown(), title="Accès accordés par jour",
+                                      table_id="by-day", min_count=stats.min_count)
         return _render(request, "audit_statistics.html", reader, filters=filters, stats=stats,
                        chart=chart, export=_query(request))
 
     return _page(request, build)
+
+
+def _statistics(request: Request, session: Session, reader: Reader,
+                filters: Filters) -> audit_stats.Statistics:
+    return audit_stats.statistics(
+        session, reader.scope, filters,
+        min_count=request.app.state.broker.settings.audit_stats_min_count)
 
 
 @router.get("/flux")
@@ -274,7 +282,8 @@ def linkability_page(request: Request) -> Response:
     def build(session: Session, reader: Reader, now: datetime) -> Response:
         broker = request.app.state.broker
         result = audit_linkability.check(session, reader.scope, ido_secret=broker.ido_secret,
-                                         ido_scope=broker.settings.ido_scope)
+                                         ido_scope=broker.settings.ido_scope,
+                                         period=filters_of(request, now).period)
         return _render(request, "audit_linkability.html", reader, result=result)
 
     return _page(request, build)
@@ -321,8 +330,7 @@ def records_jsonl(request: Request) -> Response:
 @router.get("/api/statistics")
 def statistics_json(request: Request) -> Response:
     def build(session: Session, reader: Reader, now: datetime) -> Response:
-        stats = audit_stats.statistics(session, reader.scope, filters_of(request, now))
-        return _json(stats.as_json())
+        return _json(_statistics(request, session, reader, filters_of(request, now)).as_json())
 
     return _api(request, build)
 
@@ -330,7 +338,7 @@ def statistics_json(request: Request) -> Response:
 @router.get("/api/statistics.csv")
 def statistics_csv(request: Request) -> Response:
     def build(session: Session, reader: Reader, now: datetime) -> Response:
-        stats = audit_stats.statistics(session, reader.scope, filters_of(request, now))
+        stats = _statistics(request, session, reader, filters_of(request, now))
         return _stream(audit_query.csv_lines(audit_stats.CSV_HEADER, stats.rows()),
                        "text/csv; charset=utf-8", "statistiques-acces.csv")
 
@@ -380,7 +388,8 @@ def linkability_json(request: Request) -> Response:
     def build(session: Session, reader: Reader, now: datetime) -> Response:
         broker = request.app.state.broker
         result = audit_linkability.check(session, reader.scope, ido_secret=broker.ido_secret,
-                                         ido_scope=broker.settings.ido_scope)
+                                         ido_scope=broker.settings.ido_scope,
+                                         period=filters_of(request, now).period)
         return _json(result.as_json())
 
     return _api(request, build)

@@ -411,7 +411,15 @@ class ConsumedAssertion(Base):
 
 
 class AuditRecord(Base):
-    """One decision. Only codes and a digest of values, never the values themselves."""
+    """One decision. Only codes and a digest of values, never the values themselves.
+
+    ``upstream_*`` name the path in (the identity provider's protocol, issuer and assertion
+    or token id), ``protocol`` and ``assertion_id`` the path out. ``ido_digest`` is a keyed
+    digest of the ``IDO`` released (the linkability check compares them; only the broker can
+    compute it, so it matches nothing a provider holds). The four came with migration 0014:
+    a record older than that has them NULL, and the hash leaves NULL ones out.
+    Rows are append-only in the database too (migration 0014's triggers).
+    """
 
     __tablename__ = "audit_records"
 
@@ -431,6 +439,10 @@ class AuditRecord(Base):
     assertion_id: Mapped[str | None] = mapped_column(String(256))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    upstream_protocol: Mapped[str | None] = mapped_column(String(16))
+    upstream_issuer: Mapped[str | None] = mapped_column(ENTITY_ID)
+    upstream_assertion_id: Mapped[str | None] = mapped_column(String(256))
+    ido_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditHead(Base):
@@ -533,6 +545,37 @@ class AuditCheckpoint(Base):
     to_hash: Mapped[str] = mapped_column(String(64))
     key_sha256: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(Text)
+
+
+class AuditSeal(Base):
+    """The chain's newest record as ``audit verify``, ``audit seal`` or a purge saw it, signed.
+
+    A tamperer who rewrites records *and* the head leaves a chain that verifies on its own;
+    it cannot also sign a seal (the key is on the broker's disk, not in the database), so the
+    sealed record must still be there with the sealed hash, or purged under a checkpoint.
+    ``signature`` covers every field but ``id``, as for checkpoints.
+    """
+
+    __tablename__ = "audit_seals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(String(16))  # verify | seal | purge
+    last_id: Mapped[int | None] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    anchor_hash: Mapped[str] = mapped_column(String(64))
+    records: Mapped[int] = mapped_column(Integer)
+    key_sha256: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(Text)
+
+
+class AuditPurgePermit(Base):
+    """Present only inside a purge's own transaction: the triggers of migration 0014 let
+    audit records be deleted while a row is here, and refuse it otherwise."""
+
+    __tablename__ = "audit_purge_permits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
 class AuditSession(Base):

@@ -58,33 +58,40 @@ def run(
         refusal = access.refusal(
             "access.unknown_person", resource_id=target.resource_id, uai=target.uai
         )
-        _audit(session, None, target, refusal, None, None, now)
+        _audit(session, None, auth, target, refusal, now)
         return refusal
     decision = access.decide(session, person, target.resource_id, uai=target.uai, today=now.date())
     if isinstance(decision, Refusal):
-        _audit(session, person.pk, target, decision, None, None, now)
+        _audit(session, person.pk, auth, target, decision, now, where=person.establishments)
         return decision
     declared = release.declared_attributes(session, target.resource_id)
     released = release.release(
         person, decision, declared, ido_secret=ido_secret, ido_scope=ido_scope
     )
     answer = deliver(Granted(decision, released))
-    _audit(session, person.pk, target, decision, released, assertion_id, now)
+    _audit(session, person.pk, auth, target, decision, now, where=decision.uais,
+           released=released, assertion_id=assertion_id,
+           ido_digest=audit.ido_digest(released, audit.ido_digest_key(ido_secret)))
     return answer
 
 
 def _audit(
     session: Session,
     person_pk: int | None,
+    auth: Authentication,
     target: Target,
     decision: Grant | Refusal,
-    released: Release | None,
-    assertion_id: str | None,
     now: datetime,
+    *,
+    where: tuple[str, ...] = (),
+    released: Release | None = None,
+    assertion_id: str | None = None,
+    ido_digest: str | None = None,
 ) -> None:
-    uai = target.uai
-    if isinstance(decision, Grant) and uai is None:
-        uai = ",".join(decision.uais)
+    """``where``: the establishments decided in when the request named none (a grant's, or
+    every one of the person's for a refusal), so each one's officer sees the record."""
+    uai = target.uai or ",".join(where) or (decision.uai if isinstance(decision, Refusal)
+                                            else None)
     audit.record(
         session,
         person_pk=person_pk,
@@ -96,4 +103,6 @@ def _audit(
         release=released,
         assertion_id=assertion_id,
         at=now,
+        upstream=auth,
+        ido_digest=ido_digest,
     )

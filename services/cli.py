@@ -495,6 +495,9 @@ def _echo_ring_extras(ring: KeyRing) -> None:
         until = retired.until.strftime("%Y-%m-%d %H:%M UTC")
         typer.echo(f"  clé précédente, publiée jusqu'au {until} : "
                    f"{_fingerprint(retired.pair.certificate)}")
+    for certificate in ring.retired:
+        typer.echo(f"  clé retirée (certificat gardé pour le journal d'audit) : "
+                   f"{_fingerprint(certificate)}")
 
 
 @keys_app.command("next")

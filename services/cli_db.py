@@ -17,14 +17,21 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def migrated_session(settings: Settings) -> Iterator[Session]:
+def migrated_session(settings: Settings, *, snapshot: bool = False) -> Iterator[Session]:
+    """``snapshot``: every read of the transaction sees the same state (REPEATABLE READ on
+    PostgreSQL; on SQLite an explicit BEGIN, since the driver starts none before a SELECT),
+    for a check that reads a lot while the broker keeps writing. Such a session only reads."""
     from broker.db import make_engine, migrate, session_factory
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.sqlalchemy_url)
     try:
         migrate(engine)
-        with session_factory(engine).begin() as session:
+        reading = engine.execution_options(isolation_level="REPEATABLE READ") \
+            if snapshot and engine.dialect.name == "postgresql" else engine
+        with session_factory(reading).begin() as session:
+            if snapshot and engine.dialect.name == "sqlite":
+                session.connection().exec_driver_sql("BEGIN")
             yield session
     finally:
         engine.dispose()

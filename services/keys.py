@@ -9,6 +9,11 @@ signs; a *next* key is published ahead (``keys next``) so peers learn it before 
 anything; ``keys rollover`` makes it current and keeps the *previous* one published until the
 overlap ends, so what it signed just before still verifies. The ring's only state is a small
 manifest, ``<name>.ring.json``, replaced atomically: a crash never leaves half a rollover.
+
+A previous key whose overlap has ended loses its private key at the next rollover, but its
+certificate stays (``retired`` in the manifest): what it signed for the broker's own records
+(the audit trail's purge checkpoints and seals) must still verify years later, and a public
+certificate kept on the broker's disk is something a database writer cannot bring.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import datetime as dt
 import json
 import os
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -146,6 +152,7 @@ class KeyRing:
     next_stem: str | None
     next: KeyPair | None
     previous: tuple[Retired, ...]
+    retired: tuple[x509.Certificate, ...] = ()  # overlap ended: certificate only, no key
 
     def published(self, now: dt.datetime) -> tuple[KeyPair, ...]:
         """Every key a verifier should accept at ``now``: current first, next, previous."""
@@ -154,6 +161,16 @@ class KeyRing:
             pairs.append(self.next)
         pairs.extend(retired.pair for retired in self.previous if retired.until > now)
         return tuple(pairs)
+
+    def certificates(self) -> tuple[x509.Certificate, ...]:
+        """Every certificate this ring ever signed with: current, next, previous, retired.
+
+        For verifying the broker's own long-lived signatures, not for peers: a retired key
+        is no longer published.
+        """
+        return (self.current.certificate,
+                *((self.next.certificate,) if self.next is not None else ()),
+                *(entry.pair.certificate for entry in self.previous), *self.retired)
 
 
 def _manifest_path(keys_dir: Path, name: str) -> Path:
@@ -205,11 +222,13 @@ def rollover(keys_dir: Path, name: str, now: dt.datetime, overlap: dt.timedelta)
                 previous.append(entry)
             else:
                 expired.append(entry["stem"])
+        retired = [*manifest.get("retired", []), *expired]
         manifest = {"current": manifest["next"], "next": None, "previous": previous}
+        if retired:
+            manifest["retired"] = retired
         _write_manifest(keys_dir, name, manifest)  # the commit point
-        for stem in expired:  # a retired private key has no use left: remove it
-            for suffix in (".key", ".crt"):
-                (keys_dir / f"{stem}{suffix}").unlink(missing_ok=True)
+        for stem in expired:  # a retired private key has no use left; its certificate stays
+            (keys_dir / f"{stem}.key").unlink(missing_ok=True)
         return _ring(keys_dir, name, manifest)
 
 
@@ -231,7 +250,17 @@ def _ring(keys_dir: Path, name: str, manifest: dict[str, Any]) -> KeyRing:
             Retired(entry["stem"], pair(entry["stem"]), dt.datetime.fromisoformat(entry["until"]))
             for entry in manifest["previous"]
         ),
+        retired=tuple(_retired_certificates(keys_dir, manifest.get("retired", []))),
     )
+
+
+def _retired_certificates(keys_dir: Path, stems: list[str]) -> Iterator[x509.Certificate]:
+    """The retired certificates still on disk (one removed by hand only stops verifying what
+    it signed: that is for ``audit verify`` to report, not a reason to refuse to start)."""
+    for stem in stems:
+        path = keys_dir / f"{stem}.crt"
+        if path.exists():
+            yield x509.load_pem_x509_certificate(path.read_bytes())
 
 
 def _read_manifest(keys_dir: Path, name: str) -> dict[str, Any] | None:

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     api_trust_proxy_cert_header: bool = False
     # Audit records older than this are removed by `gar-testbed audit purge` (issue 5).
     audit_retention_days: int = Field(default=365, ge=1, le=3650)
+    # Statistics an officer or a provider reads show no count below this (1: show all):
+    # in a small school, one access of one profile to one resource on one day is a person.
+    audit_stats_min_count: int = Field(default=5, ge=1, le=1000)
     # CAS service tickets: the real GAR's live about 5 seconds (GAR_REFERENCE §4b).
     cas_ticket_lifetime_seconds: int = Field(default=5, ge=1, le=300)
     # After a key rollover, how long the previous signing key stays published (hours).

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -49,7 +50,8 @@ __all__ = ["ARK", "COLLEGE_UAI", "LYCEE_UAI", "NOW"]
 
 
 def access(session: Session, academy: Dataset, login: str, resource: str, uai: str | None,
-           *, at: datetime = NOW, ido_secret: bytes = IDO_SECRET) -> Grant | Refusal:
+           *, at: datetime = NOW, ido_secret: bytes = IDO_SECRET,
+           ido_scope: str = "provider") -> Grant | Refusal:
     """One decision through the real pipeline, as a SAML flow would make it."""
     person = academy.person(login)
     entity_id = session.scalar(
@@ -61,7 +63,7 @@ def access(session: Session, academy: Dataset, login: str, resource: str, uai: s
                                       [person.person_id]},
                           assertion_id="_up", session_index=None)
     outcome = pipeline.run(session, auth, pipeline.Target(entity_id, ARK[resource], uai, "saml"),
-                           now=at, ido_secret=ido_secret, ido_scope="provider",
+                           now=at, ido_secret=ido_secret, ido_scope=ido_scope,
                            assertion_id=f"_a{login}{resource}", deliver=lambda granted: granted)
     return outcome.grant if isinstance(outcome, pipeline.Granted) else outcome
 
@@ -142,14 +144,23 @@ class Audit:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
 
 
+@contextlib.contextmanager
+def serve(url: str, data_dir: Path, tokens: dict[str, str], **overrides: Any) -> Iterator[Audit]:
+    """The broker app on the database at ``url``, with settings ``overrides``."""
+    from broker.app import create_app
+
+    settings = Settings(data_dir=data_dir, host="127.0.0.1", broker_port=18000,
+                        DATABASE_URL=url, **overrides)
+    app = create_app(settings)
+    try:
+        with TestClient(app, base_url=settings.broker_base) as client:
+            yield Audit(client, tokens, settings)
+    finally:
+        app.state.broker.sessions.kw["bind"].dispose()
+
+
 @pytest.fixture
 def audit_app(audit_db: AuditDb) -> Iterator[Audit]:
     """The broker app on the shared database, with a fresh client (no cookie, no header)."""
-    from broker.app import create_app
-
-    settings = Settings(data_dir=audit_db.data_dir, host="127.0.0.1", broker_port=18000,
-                        DATABASE_URL=audit_db.url)
-    app = create_app(settings)
-    with TestClient(app, base_url=settings.broker_base) as client:
-        yield Audit(client, audit_db.tokens, settings)
-    app.state.broker.sessions.kw["bind"].dispose()
+    with serve(audit_db.url, audit_db.data_dir, audit_db.tokens) as audit:
+        yield audit

@@ -6,14 +6,29 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broker import audit_query, console_session
+from broker.api_auth import create_client
+from broker.audit_scope import Filters, Period, for_officer
+from broker.domain import Refusal
 from broker.models import Person
-from services.dataset import Dataset
-from tests.audit.conftest import ARK, COLLEGE_UAI, LYCEE_UAI, NOW, Audit
+from services.dataset import EDITIONS_EXEMPLE_ENTITY_ID, Dataset
+from services.keys import generate
+from tests.audit.conftest import (
+    ARK,
+    COLLEGE_UAI,
+    LYCEE_UAI,
+    NOW,
+    Audit,
+    AuditDb,
+    access,
+    serve,
+)
 
 RECORDS = "/audit/api/records"
 
@@ -36,6 +51,11 @@ def _items(audit: Audit, **params: str) -> list[dict[str, object]]:
     assert response.status_code == 200, response.text
     items: list[dict[str, object]] = response.json()["items"]
     return items
+
+
+def _items_as(audit: Audit, who: str) -> list[dict[str, object]]:
+    audit.client.headers.update(audit.bearer(who))
+    return _items(audit)
 
 
 def test_an_auditor_reads_every_record(audit_app: Audit) -> None:
@@ -181,3 +201,61 @@ def test_signing_out_needs_the_form_token(audit_app: Audit) -> None:
     refused = client.post("/audit/deconnexion", data={"csrf_token": "forged"})
     assert refused.status_code == 403 and "audit.csrf" in refused.text
     assert client.get("/audit/").status_code == 200
+
+
+def test_the_provider_filter_keeps_that_providers_records_only(audit_app: Audit) -> None:
+    audit_app.client.headers.update(audit_app.bearer("auditor"))
+    items = _items(audit_app, provider=EDITIONS_EXEMPLE_ENTITY_ID)
+    assert [item["resource_id"] for item in items] == [ARK["atlas"]]
+    assert _items(audit_app, provider="https://nobody.invalid/metadata") == []
+
+
+def test_a_providers_exports_hold_its_resources_only_and_no_person_link(audit_app: Audit) -> None:
+    audit_app.client.headers.update(audit_app.bearer("mock"))
+    rows = list(csv.DictReader(io.StringIO(audit_app.client.get(RECORDS + ".csv").text)))
+    lines = [json.loads(line) for line in
+             audit_app.client.get(RECORDS + ".jsonl").text.splitlines()]
+    mine = {ARK["maths"], ARK["dictionnaire"]}
+    assert len(rows) == len(lines) == 5
+    assert {row["resource_id"] for row in rows} == {line["resource_id"] for line in lines} == mine
+    assert all(row["person"] == "" and row["upstream_assertion_id"] == "" for row in rows)
+    assert all(line["person"] is None and line["upstream_assertion_id"] is None
+               for line in lines)
+    assert all("ido_digest" not in line for line in lines)
+
+
+def test_an_auditor_sees_the_path_in_of_each_record(audit_app: Audit) -> None:
+    items = _items_as(audit_app, "auditor")
+    assert {(i["upstream_protocol"], i["upstream_issuer"], i["upstream_assertion_id"])
+            for i in items} == {("saml", "https://idp", "_up")}
+
+
+def test_an_officer_sees_a_refusal_of_a_login_that_named_no_establishment(
+    session: Session, academy: Dataset
+) -> None:
+    refused = access(session, academy, "eleve.sans.licence", "maths", None)  # SP-initiated
+    session.commit()
+    assert isinstance(refused, Refusal)
+    period = Period.of(None, None, today=NOW.date())
+
+    def seen_by(uai: str) -> list[tuple[object, object]]:
+        found = audit_query.page(session, for_officer([uai]), Filters(period), number=1,
+                                 per_page=10)
+        return [(item["decision"], item["code"]) for item in found.items]
+
+    assert seen_by(COLLEGE_UAI) == [("refused", "access.no_assignment")]
+    assert seen_by(LYCEE_UAI) == []
+
+
+def test_a_bearer_certificate_forwarded_by_a_trusted_proxy_opens_the_auditors_view(
+    audit_db: AuditDb, db: Session, tmp_path: Path
+) -> None:
+    pair = generate("dpo-cert")
+    create_client(db, kind="auditor", ident="dpo-cert", name="DPO", cert_pem=pair.cert_pem)
+    db.commit()
+    header = {"X-SSL-Client-Cert": quote(pair.cert_pem.decode())}
+    for trusted, status in ((True, 200), (False, 401)):
+        with serve(audit_db.url, tmp_path, {}, api_trust_proxy_cert_header=trusted) as audit:
+            response = audit.client.get(RECORDS, headers=header)
+        assert response.status_code == status, response.text
+    assert response.json()["code"] == "audit.auth_required"

@@ -16,6 +16,7 @@ from broker.audit import GENESIS, purge, record, verify_chain
 from broker.db import session_factory
 from broker.domain import Grant, Release
 from broker.models import AuditRecord
+from tests.audit.tamper import triggers_off
 
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 GRANT = Grant(resource_id="ark:/99999/r10001", provider_entity_id="https://sp", uais=("0359901X",),
@@ -106,8 +107,9 @@ def test_an_empty_chain_verifies(migrated: Engine) -> None:
 def test_an_edited_record_is_detected(migrated: Engine, column: str, value: object) -> None:
     ids = _chain(migrated, 3)
     with session_factory(migrated)() as session:
-        session.execute(update(AuditRecord).where(AuditRecord.id == ids[1])
-                        .values({column: value}))
+        with triggers_off(session):
+            session.execute(update(AuditRecord).where(AuditRecord.id == ids[1])
+                            .values({column: value}))
         session.commit()
         assert verify_chain(session) == ids[1]
 
@@ -115,8 +117,9 @@ def test_an_edited_record_is_detected(migrated: Engine, column: str, value: obje
 def test_an_edited_time_is_detected(migrated: Engine) -> None:
     ids = _chain(migrated, 3)
     with session_factory(migrated)() as session:
-        session.execute(update(AuditRecord).where(AuditRecord.id == ids[0])
-                        .values(at=AT - timedelta(days=1)))
+        with triggers_off(session):
+            session.execute(update(AuditRecord).where(AuditRecord.id == ids[0])
+                            .values(at=AT - timedelta(days=1)))
         session.commit()
         assert verify_chain(session) == ids[0]
 
@@ -124,7 +127,8 @@ def test_an_edited_time_is_detected(migrated: Engine) -> None:
 def test_a_deleted_record_is_detected(migrated: Engine) -> None:
     ids = _chain(migrated, 3)
     with session_factory(migrated)() as session:
-        session.execute(delete(AuditRecord).where(AuditRecord.id == ids[1]))
+        with triggers_off(session):
+            session.execute(delete(AuditRecord).where(AuditRecord.id == ids[1]))
         session.commit()
         assert verify_chain(session) == ids[2]
 
@@ -132,7 +136,8 @@ def test_a_deleted_record_is_detected(migrated: Engine) -> None:
 def test_a_deleted_last_record_is_detected(migrated: Engine) -> None:
     ids = _chain(migrated, 3)
     with session_factory(migrated)() as session:
-        session.execute(delete(AuditRecord).where(AuditRecord.id == ids[2]))
+        with triggers_off(session):
+            session.execute(delete(AuditRecord).where(AuditRecord.id == ids[2]))
         session.commit()
         assert verify_chain(session) == ids[2]
 
@@ -140,7 +145,8 @@ def test_a_deleted_last_record_is_detected(migrated: Engine) -> None:
 def test_a_deleted_first_record_is_detected(migrated: Engine) -> None:
     ids = _chain(migrated, 3)
     with session_factory(migrated)() as session:
-        session.execute(delete(AuditRecord).where(AuditRecord.id == ids[0]))
+        with triggers_off(session):
+            session.execute(delete(AuditRecord).where(AuditRecord.id == ids[0]))
         session.commit()
         assert verify_chain(session) == ids[1]
 
@@ -148,8 +154,9 @@ def test_a_deleted_first_record_is_detected(migrated: Engine) -> None:
 def test_a_rehashed_edit_still_breaks_the_next_link(migrated: Engine) -> None:
     ids = _chain(migrated, 3)
     with session_factory(migrated)() as session:
-        session.execute(update(AuditRecord).where(AuditRecord.id == ids[1])
-                        .values(hash="0" * 64))
+        with triggers_off(session):
+            session.execute(update(AuditRecord).where(AuditRecord.id == ids[1])
+                            .values(hash="0" * 64))
         session.commit()
         assert verify_chain(session) == ids[1]
 
@@ -170,7 +177,8 @@ def test_a_deletion_after_a_purge_is_still_detected(migrated: Engine) -> None:
     ids = _chain(migrated, 4)
     with session_factory(migrated)() as session:
         purge(session, AT + timedelta(minutes=1))
-        session.execute(delete(AuditRecord).where(AuditRecord.id == ids[1]))
+        with triggers_off(session):
+            session.execute(delete(AuditRecord).where(AuditRecord.id == ids[1]))
         session.commit()
         assert verify_chain(session) == ids[2]
 
