@@ -6,6 +6,7 @@ provider receives the same IDO and the same release over OIDC as over SAML.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -14,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from broker.mediacentre import entry_query
-from services.keys import generate
+from services.keys import generate, load_or_create
 from services.oidc import jose
 from services.settings import Settings
 from tests.flows.harness import error_code, log_in, received_attributes, verdict, walk
@@ -167,17 +168,25 @@ def _change_upstream(settings: Settings, **values: object) -> None:
     engine.dispose()
 
 
+def _registered_under_the_providers_key_id(settings: Settings) -> dict[str, object]:
+    """Another key in the registry, under the key id the provider signs with: no key id is
+    unknown (so no JWKS refresh), yet the registered key is not the provider's."""
+    impostor = jose.public_jwk(generate("not the provider's key"))
+    impostor["kid"] = jose.kid(load_or_create(settings.keys_dir, "idp"))
+    return {"jwks": {"keys": [impostor]}}
+
+
 @pytest.mark.parametrize(("change", "expected"), [
-    ({"algorithms": ["ES256"]}, "oidc.token.algorithm"),  # RS256 is not what was pinned
-    ({"jwks": jose.jwks([generate("not the provider's key")])},
-     "oidc.token.signature"),  # the provider's key is no longer the registered one
+    (lambda settings: {"algorithms": ["ES256"]},
+     "oidc.token.algorithm"),  # RS256 is not what was pinned
+    (_registered_under_the_providers_key_id, "oidc.token.signature"),
 ])
 async def test_the_broker_refuses_an_id_token_its_registration_does_not_allow(
     oidc_browser: httpx.AsyncClient, oidc_upstream_settings: Settings,
-    change: dict[str, object], expected: str,
+    change: Callable[[Settings], dict[str, object]], expected: str,
 ) -> None:
     settings = oidc_upstream_settings
-    _change_upstream(settings, **change)
+    _change_upstream(settings, **change(settings))
     page = await _open(oidc_browser, f"{settings.provider_base}/resource/{MATHS}",
                        "eleve.assigne", upstream=f"{settings.idp_base}/oidc")
     assert page.status_code == 400 and error_code(page) == expected
