@@ -7,6 +7,7 @@ import secrets
 from urllib.parse import parse_qs, quote, urlencode, urljoin, urlsplit
 
 import httpx
+import jwt
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -41,7 +42,8 @@ def _authorize_url(settings: Settings, verifier: str | None, **extra: str) -> st
     return f"{settings.broker_base}/oidc/authorize?{urlencode(params)}"
 
 
-async def _until(browser: httpx.AsyncClient, response: httpx.Response, prefix: str) -> str:
+async def _until(browser: httpx.AsyncClient, response: httpx.Response, prefix: str, *,
+                 talkative: bool = False) -> str:
     """Follow the flow until the redirect to ``prefix``; return that URL (not followed)."""
     for _ in range(12):
         location = response.headers.get("location", "")
@@ -53,17 +55,18 @@ async def _until(browser: httpx.AsyncClient, response: httpx.Response, prefix: s
         elif form is not None:
             response = await browser.post(form.action, data=form.fields)
         elif 'id="login-form"' in response.text:
-            response = await log_in(browser, response, "eleve.assigne")
+            response = await log_in(browser, response, "eleve.assigne", talkative=talkative)
         else:
             raise AssertionError(f"stuck at {response.url}: {response.text[:300]}")
     raise AssertionError("too many hops")
 
 
-async def _code(browser: httpx.AsyncClient, settings: Settings, verifier: str,
-                **extra: str) -> str:
+async def _code(browser: httpx.AsyncClient, settings: Settings, verifier: str, *,
+                talkative: bool = False, **extra: str) -> str:
     redirect_uri = _client(settings)[2]
     location = await _until(browser, await browser.get(_authorize_url(settings, verifier,
-                                                                      **extra)), redirect_uri)
+                                                                      **extra)), redirect_uri,
+                            talkative=talkative)
     query = parse_qs(urlsplit(location).query)
     assert query["state"] == ["st-123"] and query["iss"] == [f"{settings.broker_base}/oidc"]
     return query["code"][0]
@@ -142,6 +145,33 @@ async def test_the_code_gives_tokens_and_userinfo_carries_only_released_codes(
         "Authorization": f"Bearer {tokens['access_token']}"})).json()
     assert set(info) == {"sub", "IDO", "UAI", "PRO"}  # what the dictionary declares
     assert info["sub"] == info["IDO"][0] and len(info["sub"]) == 128
+
+
+#: Claims about the token, not the person (RFC 7519 §4.1, OIDC Core §2), and the resource.
+TOKEN_CLAIMS = {"iss", "sub", "aud", "exp", "iat", "nonce", "jti", "idRessource"}
+MATHS_RELEASE = {"IDO", "UAI", "PRO", "DIV", "GRO", "NOM", "PRE"}  # what maths declares
+
+
+async def test_the_id_token_holds_only_the_released_codes_decoded_by_pyjwt(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    """Even when the identity provider says more (talkative: birth date, INE, e-mail)."""
+    verifier = pkce.new_verifier()
+    code = await _code(browser, testbed_settings, verifier, talkative=True)
+    tokens = (await _exchange(browser, testbed_settings, code, verifier)).json()
+    issuer = f"{testbed_settings.broker_base}/oidc"
+    keys = jwt.PyJWKSet.from_dict((await browser.get(f"{issuer}/jwks")).json())
+    kid = jwt.get_unverified_header(tokens["id_token"])["kid"]
+    key = next(k for k in keys.keys if k.key_id == kid)
+    claims = jwt.decode(tokens["id_token"], key.key, algorithms=["RS256"], issuer=issuer,
+                        audience=_client(testbed_settings)[0])
+    assert set(claims) - TOKEN_CLAIMS == MATHS_RELEASE
+    assert claims["idRessource"] == MATHS_ID and claims["nonce"] == "n-456"
+    info = (await browser.get(f"{issuer}/userinfo", headers={
+        "Authorization": f"Bearer {tokens['access_token']}"})).json()
+    assert set(info) == MATHS_RELEASE | {"sub"}
+    assert {code: claims[code] for code in MATHS_RELEASE} == {
+        code: info[code] for code in MATHS_RELEASE}
 
 
 async def test_a_reused_code_is_refused_and_revokes_the_tokens_it_issued(

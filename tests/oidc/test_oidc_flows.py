@@ -22,7 +22,9 @@ from tests.flows.harness import error_code, log_in, received_attributes, verdict
 
 pytestmark = pytest.mark.anyio
 
-MATHS, MATHS_ID, COLLEGE = "manuel-maths-4e", "ark:/99999/r10001", "0359901X"
+MATHS, MATHS_ID = "manuel-maths-4e", "ark:/99999/r10001"
+COLLEGE, LYCEE = "0359901X", "0359902Y"
+ATLAS = "atlas-histoire"  # the provider mock's CAS resource
 
 
 async def _pick(browser: httpx.AsyncClient, page: httpx.Response, issuer: str) -> httpx.Response:
@@ -81,6 +83,38 @@ async def test_oidc_on_both_sides_gives_the_same_release_as_saml_on_both(
         oidc_browser, f"{settings.provider_base}/resource/{MATHS}", "eleve.assigne",
         upstream=f"{settings.idp_base}/saml/metadata"))
     assert both_oidc == both_saml
+
+
+async def test_oidc_in_cas_out_gives_the_same_release_as_saml_in(
+    oidc_browser: httpx.AsyncClient, oidc_upstream_settings: Settings
+) -> None:
+    settings = oidc_upstream_settings
+    url = f"{settings.provider_base}/cas/{ATLAS}?sso_id=GAR"
+    via_oidc = _received(await _open(oidc_browser, url, "enseignant",
+                                     upstream=f"{settings.idp_base}/oidc"))
+    via_saml = _received(await _open(oidc_browser, url, "enseignant",
+                                     upstream=f"{settings.idp_base}/saml/metadata"))
+    assert via_oidc == via_saml
+    assert sorted(via_oidc["UAI"]) == [COLLEGE, LYCEE]
+
+
+async def test_one_person_has_one_ido_at_one_provider_whatever_the_protocols(
+    oidc_browser: httpx.AsyncClient, oidc_upstream_settings: Settings
+) -> None:
+    """Both upstream protocols times the three downstream ones, for the provider mock's
+    resources: one pairwise IDO (the provider mock's), never one per protocol."""
+    settings = oidc_upstream_settings
+    base = settings.provider_base
+    downstream = {"saml": f"{base}/resource/{MATHS}", "oidc": f"{base}/oidc/resource/{MATHS}",
+                  "cas": f"{base}/cas/{ATLAS}?sso_id=GAR"}
+    upstream = {"saml": f"{settings.idp_base}/saml/metadata", "oidc": f"{settings.idp_base}/oidc"}
+    idos = {}
+    for up, idp in upstream.items():
+        for down, url in downstream.items():
+            page = await _open(oidc_browser, url, "enseignant", upstream=idp)
+            idos[up, down] = _received(page)["IDO"]
+    assert len(idos) == 6 and len({tuple(v) for v in idos.values()}) == 1, idos
+    assert len(next(iter(idos.values()))[0]) == 128
 
 
 async def test_an_educonnect_shaped_id_token_finds_the_person_by_the_join_key(
