@@ -54,17 +54,24 @@ def redirect_uri(settings: Settings) -> str:
     return f"{settings.broker_base}/oidc/rp/callback"
 
 
-def redirect_to_op(settings: Settings, provider: OidcProvider, state: LoginState) -> str:
-    """The authorisation request URL; the state row keeps what the answer is checked against."""
+def redirect_to_op(
+    settings: Settings, provider: OidcProvider, state: LoginState, *, force_authn: bool = False
+) -> str:
+    """The authorisation request URL; the state row keeps what the answer is checked against.
+
+    ``force_authn`` asks for the person's credentials now (``prompt=login``, ``max_age=0``,
+    which makes ``auth_time`` a required claim, OIDC Core §3.1.2.1).
+    """
     nonce, verifier = secrets.token_urlsafe(24), pkce.new_verifier()
     state.upstream, state.idp_entity_id = "oidc", provider.issuer
     state.upstream_request_id = secrets.token_urlsafe(24)
     state.upstream_params = {"nonce": nonce, "verifier": verifier}
+    fresh = {"prompt": "login", "max_age": "0"} if force_authn else {}
     return with_query(provider.discovery["authorization_endpoint"], {
         "response_type": "code", "client_id": provider.client_id,
         "redirect_uri": redirect_uri(settings), "scope": "openid", "state": state.id,
         "nonce": nonce, "code_challenge": pkce.challenge(verifier),
-        "code_challenge_method": pkce.METHOD,
+        "code_challenge_method": pkce.METHOD, **fresh,
     })
 
 
@@ -213,11 +220,14 @@ def authentication(issuer: str, claims: Mapping[str, Any]) -> Authentication:
             attributes[name] = (value,)
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             attributes[name] = tuple(value[:50])
-    jti = claims.get("jti")
+    jti, auth_time = claims.get("jti"), claims.get("auth_time")
     return Authentication(
         issuer=issuer, protocol="oidc", subject=str(claims["sub"]), attributes=attributes,
         assertion_id=jti if isinstance(jti, str) else None,
         session_index=claims.get("sid") if isinstance(claims.get("sid"), str) else None,
+        authenticated_at=(datetime.fromtimestamp(auth_time, UTC)
+                          if isinstance(auth_time, int) and not isinstance(auth_time, bool)
+                          else None),
     )
 
 

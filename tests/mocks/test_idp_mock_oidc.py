@@ -121,6 +121,7 @@ def test_the_code_gives_an_id_token_with_the_same_claims_as_the_saml_side(
                         audience=client.client_id, issuer=issuer(settings))
     data = dataset.build(provider_base=settings.provider_base)
     assert claims["nonce"] == "n-1"
+    assert isinstance(claims["auth_time"], int) and claims["auth_time"] <= claims["iat"]
     assert (claims["idEnt"], claims["GARPersonIdentifiant"]) == (
         data.ent_id, data.person("eleve.assigne").person_id)
     info = idp.get("/oidc/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})

@@ -10,9 +10,11 @@ login state still unused.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import lxml.html
@@ -30,7 +32,7 @@ from tests.flows.harness import error_code, verdict, walk
 from tests.oidc.conftest import _browser
 from tests.oidc.fake_op import FakeOP
 from tests.oidc.forgery import FORGERIES, signed_under_kid
-from tests.oidc.test_oidc_flows import MATHS, _pick
+from tests.oidc.test_oidc_flows import ATLAS, MATHS, _pick
 
 pytestmark = pytest.mark.anyio
 
@@ -227,3 +229,46 @@ def test_one_instance_at_a_time_holds_the_refresh_lease(testbed_settings: Settin
     finally:
         for engine in engines:
             engine.dispose()
+
+
+# --- a CAS publisher asks for fresh credentials (renew) ---------------------------------------
+
+
+async def cas_login_with_renew(browser: httpx.AsyncClient, settings: Settings,
+                               op: FakeOP) -> httpx.Response:
+    service = f"{settings.provider_base}/cas/{ATLAS}?sso_id=GAR"
+    login = f"{settings.broker_base}/cas/login?" + urlencode({"service": service, "renew": "true"})
+    return await _pick(browser, await walk(browser, await browser.get(login)), op.issuer)
+
+
+async def test_renew_asks_the_provider_to_authenticate_now_and_accepts_a_fresh_auth_time(
+    browser: httpx.AsyncClient, testbed_settings: Settings, fake_op: FakeOP
+) -> None:
+    fake_op.person["auth_time"] = int(time.time())
+    page = await cas_login_with_renew(browser, testbed_settings, fake_op)
+    assert verdict(page) == "ok", page.text[:1000]
+    sent = fake_op.requests[-1]
+    assert (sent["prompt"], sent["max_age"]) == ("login", "0")
+
+
+@pytest.mark.parametrize("auth_time", [
+    pytest.param(lambda: int(time.time()) - 3600, id="an-hour-old"),
+    pytest.param(lambda: None, id="missing"),
+])
+async def test_renew_refuses_an_authentication_the_provider_does_not_prove_fresh(
+    browser: httpx.AsyncClient, testbed_settings: Settings, fake_op: FakeOP,
+    auth_time: Any,
+) -> None:
+    if auth_time() is not None:
+        fake_op.person["auth_time"] = auth_time()
+    before = written(testbed_settings)
+    page = await cas_login_with_renew(browser, testbed_settings, fake_op)
+    assert_refused_on_the_brokers_page(page, testbed_settings, "sso.authn_not_fresh")
+    assert written(testbed_settings)["audit"] == before["audit"]
+
+
+async def test_a_login_without_renew_does_not_ask_the_provider_to_authenticate_again(
+    browser: httpx.AsyncClient, testbed_settings: Settings, fake_op: FakeOP
+) -> None:
+    assert verdict(await log_in_through(browser, testbed_settings, fake_op)) == "ok"
+    assert "prompt" not in fake_op.requests[-1] and "max_age" not in fake_op.requests[-1]

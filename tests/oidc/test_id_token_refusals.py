@@ -63,7 +63,8 @@ def _provider(token: str, keys: dict[str, Any]) -> str | None:
     return None
 
 
-VERIFIERS = [pytest.param(_broker, id="broker-joserfc"), pytest.param(_provider, id="provider-pyjwt")]
+VERIFIERS = [pytest.param(_broker, id="broker-joserfc"),
+             pytest.param(_provider, id="provider-pyjwt")]
 Forge = Callable[[KeyPair, KeyPair], str]
 
 FORGED: list[Any] = [

@@ -7,7 +7,7 @@ provider receives the same IDO and the same release over OIDC as over SAML.
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import lxml.html
@@ -96,6 +96,17 @@ async def test_oidc_in_cas_out_gives_the_same_release_as_saml_in(
                                      upstream=f"{settings.idp_base}/saml/metadata"))
     assert via_oidc == via_saml
     assert sorted(via_oidc["UAI"]) == [COLLEGE, LYCEE]
+
+
+async def test_renew_over_an_oidc_identity_provider_gets_a_fresh_login(
+    oidc_browser: httpx.AsyncClient, oidc_upstream_settings: Settings
+) -> None:
+    """The identity-provider mock always authenticates anew and says when (auth_time)."""
+    settings = oidc_upstream_settings
+    service = f"{settings.provider_base}/cas/{ATLAS}?sso_id=GAR"
+    login = f"{settings.broker_base}/cas/login?" + urlencode({"service": service, "renew": "true"})
+    page = await _open(oidc_browser, login, "enseignant", upstream=f"{settings.idp_base}/oidc")
+    assert sorted(_received(page)["UAI"]) == [COLLEGE, LYCEE]
 
 
 async def test_one_person_has_one_ido_at_one_provider_whatever_the_protocols(
