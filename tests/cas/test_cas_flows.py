@@ -8,6 +8,7 @@ at ``p3/serviceValidate``.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import httpx
@@ -19,8 +20,10 @@ from sqlalchemy import create_engine, select, text
 from broker.cas_xml import CAS_NS
 from broker.mediacentre import entry_query
 from broker.models import AuditRecord
+from services import dataset
 from services.saml.bindings import peek_redirect
 from services.settings import Settings
+from tests.flows import forge
 from tests.flows.harness import (
     auto_post_form,
     error_code,
@@ -231,3 +234,36 @@ async def test_a_ticket_from_a_login_without_renew_fails_renew_validation(
     ticketed = await ticket_for(browser, access_url(testbed_settings), "eleve.assigne")
     code, text = await validate_with_renew(browser, testbed_settings, ticketed)
     assert code == "INVALID_TICKET" and "renew" in text
+
+
+async def answer_renew_login_with_authn_instant(
+    browser: httpx.AsyncClient, settings: Settings, authenticated: datetime
+) -> httpx.Response:
+    """A renew login answered in the identity provider's place, its AuthnInstant chosen."""
+    login = f"{settings.broker_base}/cas/login?" + urlencode(
+        {"service": access_url(settings), "renew": "true"})
+    pending = forge.pending_from_redirect((await browser.get(login)).headers["location"])
+    person = dataset.build(provider_base=settings.provider_base).person("eleve.assigne")
+    # The assertion is valid now (an hour from its issue), but says when the person logged in.
+    signed = forge.sign(forge.assertion(settings, pending, forge.ent_attributes(person.person_id),
+                                        now=authenticated, lifetime=3600),
+                        forge.idp_key(settings))
+    return await browser.post(pending.acs_url, data={
+        "SAMLResponse": forge.encode(forge.response(settings, pending, signed)),
+        "RelayState": pending.relay_state})
+
+
+async def test_renew_refuses_a_saml_authentication_older_than_the_login(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    stale = datetime.now(UTC) - timedelta(minutes=10)
+    page = await answer_renew_login_with_authn_instant(browser, testbed_settings, stale)
+    assert (page.status_code, error_code(page)) == (400, "sso.authn_not_fresh")
+
+
+async def test_renew_accepts_a_saml_authentication_made_during_the_login(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    page = await answer_renew_login_with_authn_instant(browser, testbed_settings,
+                                                       datetime.now(UTC))
+    assert page.status_code == 303 and "ticket=ST-" in page.headers["location"]
