@@ -77,13 +77,21 @@ def fetch(
     return document, keys
 
 
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})  # RFC 7518 §6
+
+
 def read_jwks(keys: object) -> dict[str, Any]:
-    """A fetched JWK Set, refused unless it is an object with at least one key object."""
+    """A fetched JWK Set, refused unless it is an object with at least one public key object.
+
+    A provider that publishes private key material is misconfigured: its keys are not stored.
+    """
     if not isinstance(keys, Mapping):
         raise OidcError("oidc.discovery.invalid", "the JWKS is not a JSON object")
     listed = keys.get("keys")
     if not isinstance(listed, list) or not listed or not all(isinstance(k, dict) for k in listed):
         raise OidcError("oidc.discovery.invalid", "the provider publishes no key")
+    if any(_PRIVATE_MEMBERS & set(k) for k in listed):
+        raise OidcError("oidc.discovery.invalid", "the JWKS holds private or symmetric keys")
     return {"keys": list(listed)}
 
 
