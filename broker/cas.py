@@ -6,8 +6,13 @@ as SAML), ``deliver_ticket`` issues a service ticket and redirects to ``service?
 The publisher validates it at ``/cas/serviceValidate`` or ``/cas/p3/serviceValidate``; both
 answer with the attributes (``cas:user`` is the IDO, which publishers must not rely on: the
 GAR tells them to key on the ``IDO`` attribute). ``/cas/logout`` redirects only to a
-registered service. Proxy tickets are not offered: ``pgtUrl`` is ignored, as the
-specification allows (no ``proxyGrantingTicket`` in the answer).
+registered service. Proxy tickets are not offered: ``pgtUrl`` is ignored (no
+``proxyGrantingTicket`` in the answer); ``/cas/proxyValidate`` and ``/cas/p3/proxyValidate``
+validate service tickets as the specification requires, and no ``PT-`` ticket ever passes.
+
+``renew`` at login asks the identity provider for the person's credentials now (the broker
+keeps no single sign-on session of its own); the ticket then records that it came from
+primary credentials, which a validation with ``renew`` requires.
 """
 
 from __future__ import annotations
@@ -69,9 +74,10 @@ def start_login(session: Session, broker: Broker, now: datetime, params: QueryPa
     service = cas_services.find(session, service_url)
     # gateway: never ask for credentials. The broker keeps no single sign-on session, and the
     # identity provider may be interactive, so the answer is the service without a ticket.
-    if _flag(params, "gateway") and not _flag(params, "renew"):
+    renew = _flag(params, "renew")
+    if _flag(params, "gateway") and not renew:  # renew wins over gateway (§2.1.1)
         return RedirectResponse(service.url, status_code=303, headers=_NO_STORE)
-    return _open(session, broker, now, service, flow="sp", uai=None)
+    return _open(session, broker, now, service, flow="sp", uai=None, renew=renew)
 
 
 def start_from_mediacentre(
@@ -90,7 +96,7 @@ def start_from_mediacentre(
 
 def _open(
     session: Session, broker: Broker, now: datetime, service: cas_services.Service, *,
-    flow: str, uai: str | None,
+    flow: str, uai: str | None, renew: bool = False,
 ) -> Response:
     state = login_state.open_state(
         session,
@@ -104,7 +110,8 @@ def _open(
         resource_id=service.resource_id,
         uai=uai,
         downstream="cas",
-        downstream_params={"service": service.url},
+        downstream_params={"service": service.url, **({upstream.FRESH_LOGIN: True} if renew
+                                                       else {})},
     )
     return upstream.to_identity_provider(session, broker, state, now)
 
@@ -126,6 +133,8 @@ def deliver_ticket(delivery: Delivery) -> Response:
         attributes=delivery.release.attributes,
         now=delivery.now,
         lifetime=timedelta(seconds=delivery.broker.settings.cas_ticket_lifetime_seconds),
+        # deliver.complete refused the login unless the provider proved a fresh authentication
+        primary_credentials=upstream.fresh_login_required(state),
     )
     return RedirectResponse(
         cas_services.with_ticket(state.acs_url, ticket), status_code=303, headers=_NO_STORE
@@ -141,7 +150,14 @@ def service_validate(request: Request) -> Response:
     return validate(broker_of(request), request.query_params)
 
 
-def validate(broker: Broker, params: QueryParams) -> Response:
+@router.get("/cas/proxyValidate")
+@router.get("/cas/p3/proxyValidate")
+def proxy_validate(request: Request) -> Response:
+    """Service tickets, as at serviceValidate (§2.6); the broker issues no proxy ticket."""
+    return validate(broker_of(request), request.query_params, proxy_endpoint=True)
+
+
+def validate(broker: Broker, params: QueryParams, *, proxy_endpoint: bool = False) -> Response:
     """Answer a publisher's validation, always consuming the ticket it presented."""
     raw_format = params.get("format")
     fmt = Format.JSON if raw_format is not None and raw_format.upper() == "JSON" else Format.XML
@@ -156,7 +172,9 @@ def validate(broker: Broker, params: QueryParams) -> Response:
     now = datetime.now(UTC)
     try:
         with broker.sessions() as session:
-            outcome = cas_tickets.validate(session, tickets[0], services[0], now)
+            outcome = cas_tickets.validate(session, tickets[0], services[0], now,
+                                           renew=_flag(params, "renew"),
+                                           proxy_endpoint=proxy_endpoint)
             session.commit()  # a refused ticket is consumed all the same
     except SQLAlchemyError:
         logger.exception("CAS ticket validation failed")

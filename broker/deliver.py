@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import Request
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, Response
 
-from broker import cas, console, oidc_op, pipeline, saml_idp
+from broker import cas, console, oidc_op, pipeline, saml_idp, upstream
 from broker.domain import Authentication, Refusal, Release
 from broker.errors import FlowError
 from broker.flow import Broker
@@ -83,6 +83,7 @@ def complete(
     request: Request,
 ) -> Response:
     """Finish a consumed login state for the person the identity provider authenticated."""
+    upstream.check_fresh(state, auth, timedelta(seconds=broker.settings.clock_skew_seconds))
     if state.flow == "console":
         return console.finish_login(session, broker.settings, auth, state, now, request)
     if state.sp_entity_id is None or state.resource_id is None:  # a resource flow needs both

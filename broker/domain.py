@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,9 @@ class Authentication:
     attributes: Mapping[str, Sequence[str]]
     assertion_id: str | None
     session_index: str | None
+    # When the person presented their credentials, as the provider says (SAML AuthnInstant,
+    # OIDC auth_time); a login that asked for fresh credentials (CAS renew) checks it.
+    authenticated_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -605,9 +605,11 @@ Index("ix_resources_delivery", Resource.delivery)
 class CasTicket(Base):
     """A service ticket: bound to one exact service URL, valid a few seconds, validated once.
 
-    ``attributes`` holds the release the pipeline decided (and audited) at login, until the
-    publisher validates the ticket; validation clears it, so no personal data outlives the
-    delivery. ``delivery_id`` is what the audit record names, never the ticket itself.
+    ``attributes`` holds what validation answers, until the publisher validates the ticket:
+    ``{"release": {code: [values]}, "primary_credentials": bool}``, the release the pipeline
+    decided (and audited) at login and whether that login was a fresh authentication (CAS
+    ``renew``). Validation clears it, so no personal data outlives the delivery.
+    ``delivery_id`` is what the audit record names, never the ticket itself.
     """
 
     __tablename__ = "cas_tickets"

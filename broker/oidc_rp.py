@@ -11,9 +11,10 @@ same two shapes as SAML: ENT (``idEnt`` + ``GARPersonIdentifiant``) or ÉduConne
 from __future__ import annotations
 
 import base64
+import logging
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -37,6 +38,7 @@ from services.oidc.errors import OidcError
 from services.oidc.urls import with_query
 from services.settings import Settings
 
+logger = logging.getLogger("gar_testbed.broker.oidc_rp")
 MAX_TOKEN_RESPONSE_BYTES = 64 * 1024
 #: Registered JWT claims: about the token, not the person; never taken as attributes.
 _JWT_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "nonce", "azp",
@@ -52,17 +54,24 @@ def redirect_uri(settings: Settings) -> str:
     return f"{settings.broker_base}/oidc/rp/callback"
 
 
-def redirect_to_op(settings: Settings, provider: OidcProvider, state: LoginState) -> str:
-    """The authorisation request URL; the state row keeps what the answer is checked against."""
+def redirect_to_op(
+    settings: Settings, provider: OidcProvider, state: LoginState, *, force_authn: bool = False
+) -> str:
+    """The authorisation request URL; the state row keeps what the answer is checked against.
+
+    ``force_authn`` asks for the person's credentials now (``prompt=login``, ``max_age=0``,
+    which makes ``auth_time`` a required claim, OIDC Core §3.1.2.1).
+    """
     nonce, verifier = secrets.token_urlsafe(24), pkce.new_verifier()
     state.upstream, state.idp_entity_id = "oidc", provider.issuer
     state.upstream_request_id = secrets.token_urlsafe(24)
     state.upstream_params = {"nonce": nonce, "verifier": verifier}
+    fresh = {"prompt": "login", "max_age": "0"} if force_authn else {}
     return with_query(provider.discovery["authorization_endpoint"], {
         "response_type": "code", "client_id": provider.client_id,
         "redirect_uri": redirect_uri(settings), "scope": "openid", "state": state.id,
         "nonce": nonce, "code_challenge": pkce.challenge(verifier),
-        "code_challenge_method": pkce.METHOD,
+        "code_challenge_method": pkce.METHOD, **fresh,
     })
 
 
@@ -74,6 +83,7 @@ class _Pending:
     client_secret: str | None
     token_endpoint: str
     userinfo_endpoint: str | None
+    jwks_uri: str
     jwks: dict[str, Any]
     algorithms: tuple[str, ...]
     nonce: str
@@ -90,13 +100,17 @@ def _pending(broker: Broker, params: Mapping[str, str]) -> _Pending:
         provider = oidc_providers.find(session, state.idp_entity_id or "")
         if provider is None:
             raise FlowError("sso.unknown_identity_provider", str(state.idp_entity_id), 400)
-        # RFC 9207: an answer naming another issuer is a mix-up attack, whatever it carries.
+        # RFC 9207: an answer naming another issuer is a mix-up attack, whatever it carries;
+        # a provider that advertises the parameter must always send it (§2.4).
         if "iss" in params and params["iss"] != provider.issuer:
             raise FlowError("oidc.token.issuer", "iss parameter names another provider", 400)
+        if "iss" not in params and provider.discovery.get(
+                "authorization_response_iss_parameter_supported") is True:
+            raise FlowError("oidc.token.issuer", "iss parameter missing, yet advertised", 400)
         return _Pending(
             state.id, provider.issuer, provider.client_id, provider.client_secret,
             provider.discovery["token_endpoint"], provider.discovery.get("userinfo_endpoint"),
-            dict(provider.jwks), tuple(provider.algorithms),
+            provider.discovery["jwks_uri"], dict(provider.jwks), tuple(provider.algorithms),
             str(state.upstream_params["nonce"]), str(state.upstream_params["verifier"]),
         )
 
@@ -127,13 +141,14 @@ async def _exchange(
 
 async def _call(
     http: httpx.AsyncClient, method: str, url: str, headers: dict[str, str],
-    form: dict[str, str] | None = None,
+    form: dict[str, str] | None = None, *, max_bytes: int = MAX_TOKEN_RESPONSE_BYTES,
 ) -> dict[str, Any]:
     try:
-        response = await http.request(method, url, headers=headers, data=form, timeout=10.0)
+        response = await http.request(method, url, headers=headers, data=form, timeout=10.0,
+                                      follow_redirects=False)
     except httpx.HTTPError as exc:
         raise OidcError("oidc.upstream.unreachable", type(exc).__name__) from exc
-    if len(response.content) > MAX_TOKEN_RESPONSE_BYTES:
+    if len(response.content) > max_bytes:
         raise OidcError("oidc.token.too_large", "the provider's answer is too large")
     try:
         body = response.json()
@@ -142,6 +157,50 @@ async def _call(
     if response.status_code != 200 or not isinstance(body, dict):
         raise OidcError("oidc.upstream.token", f"HTTP {response.status_code}")
     return body
+
+
+async def _with_current_keys(
+    broker: Broker, http: httpx.AsyncClient, pending: _Pending, id_token: str
+) -> _Pending:
+    """The provider's keys, re-fetched when the token names a key id the stored JWKS lacks.
+
+    The provider may have rolled its key. Another instance may have fetched the new JWKS
+    already (the store is re-read); otherwise the lease decides who fetches the registered
+    ``jwks_uri``, once per interval. A failed fetch keeps the stored keys: the signature check
+    then refuses the token as usual.
+    """
+    kid = jose.header_of(id_token).get("kid")
+    if not isinstance(kid, str) or kid in oidc_providers.key_ids(pending.jwks):
+        return pending
+    keys, may_fetch = await run_in_threadpool(_stored_keys, broker, pending.issuer, kid)
+    if kid not in oidc_providers.key_ids(keys) and may_fetch:
+        try:
+            fetched = oidc_providers.read_jwks(await _call(
+                http, "GET", pending.jwks_uri, {"Accept": "application/json"},
+                max_bytes=oidc_providers.MAX_DOCUMENT_BYTES))
+        except OidcError:
+            logger.warning("could not re-fetch the JWKS of %s", pending.issuer)
+        else:
+            await run_in_threadpool(_store_keys, broker, pending.issuer, fetched)
+            keys = fetched
+    return replace(pending, jwks=keys)
+
+
+def _stored_keys(broker: Broker, issuer: str, kid: str) -> tuple[dict[str, Any], bool]:
+    with broker.sessions() as session:
+        provider = oidc_providers.find(session, issuer)
+        keys = dict(provider.jwks) if provider is not None else {"keys": []}
+        if provider is None or kid in oidc_providers.key_ids(keys):
+            return keys, False
+        leased = oidc_providers.take_refresh_lease(session, issuer, datetime.now(UTC))
+        session.commit()
+        return keys, leased
+
+
+def _store_keys(broker: Broker, issuer: str, keys: dict[str, Any]) -> None:
+    with broker.sessions() as session:
+        oidc_providers.store_keys(session, issuer, keys)
+        session.commit()
 
 
 def verify(pending: _Pending, id_token: str, now: datetime, skew: timedelta) -> dict[str, Any]:
@@ -161,11 +220,14 @@ def authentication(issuer: str, claims: Mapping[str, Any]) -> Authentication:
             attributes[name] = (value,)
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             attributes[name] = tuple(value[:50])
-    jti = claims.get("jti")
+    jti, auth_time = claims.get("jti"), claims.get("auth_time")
     return Authentication(
         issuer=issuer, protocol="oidc", subject=str(claims["sub"]), attributes=attributes,
         assertion_id=jti if isinstance(jti, str) else None,
         session_index=claims.get("sid") if isinstance(claims.get("sid"), str) else None,
+        authenticated_at=(datetime.fromtimestamp(auth_time, UTC)
+                          if isinstance(auth_time, int) and not isinstance(auth_time, bool)
+                          else None),
     )
 
 
@@ -184,6 +246,7 @@ async def callback(request: Request) -> Response:
     try:
         pending = await run_in_threadpool(_pending, broker, params)
         tokens = await _exchange(http, settings, pending, params.get("code", ""))
+        pending = await _with_current_keys(broker, http, pending, tokens["id_token"])
         claims = verify(pending, tokens["id_token"], datetime.now(UTC), skew)
         if pending.userinfo_endpoint and isinstance(tokens.get("access_token"), str):
             info = await _call(http, "GET", pending.userinfo_endpoint, {

@@ -25,9 +25,13 @@ from services.settings import Settings
 
 
 def redirect_to_idp(
-    settings: Settings, keypair: KeyPair, idp: EntityMetadata, state: LoginState, now: datetime
+    settings: Settings, keypair: KeyPair, idp: EntityMetadata, state: LoginState, now: datetime,
+    *, force_authn: bool = False,
 ) -> str:
-    """The signed HTTP-Redirect URL that asks the identity provider to authenticate."""
+    """The signed HTTP-Redirect URL that asks the identity provider to authenticate.
+
+    ``force_authn`` asks for the person's credentials even within a single sign-on session.
+    """
     sso = idp.sso_url(BINDING_REDIRECT)
     if sso is None:
         raise FlowError("sso.unknown_identity_provider", "no HTTP-Redirect SSO endpoint", 502)
@@ -38,6 +42,7 @@ def redirect_to_idp(
         acs_url=endpoints.sp_acs_url(settings),
         request_id=request_id,
         now=now,
+        force_authn=force_authn,
     )
     state.idp_entity_id, state.upstream_request_id = idp.entity_id, request_id
     return bindings.encode_redirect(
@@ -73,4 +78,5 @@ def authentication(assertion: ValidatedAssertion) -> Authentication:
         attributes={name: tuple(values) for name, values in assertion.attributes.items()},
         assertion_id=assertion.assertion_id,
         session_index=assertion.session_index,
+        authenticated_at=assertion.authn_instant,
     )

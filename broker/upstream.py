@@ -7,7 +7,7 @@ protocol, which hands the authenticated person to ``broker.deliver``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import literal, select, union_all
@@ -16,13 +16,35 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from broker import oidc_providers, oidc_rp, saml_sp, trust
 from broker import state as login_state
+from broker.domain import Authentication
 from broker.errors import FlowError
 from broker.flow import Broker
 from broker.models import LoginState, OidcProvider, Peer
 from services import web
 
 SERVICE_NAME = "GAR — gestionnaire d'accès aux ressources (banc d'essai)"
+#: A login state's downstream parameter: the downstream wants the person's primary
+#: credentials, not a single sign-on session (CAS ``renew``).
+FRESH_LOGIN = "fresh_login"
 _templates = web.make_environment("broker")
+
+
+def fresh_login_required(state: LoginState) -> bool:
+    return bool((state.downstream_params or {}).get(FRESH_LOGIN))
+
+
+def check_fresh(state: LoginState, auth: Authentication, skew: timedelta) -> None:
+    """Refuse an authentication older than a login that asked for fresh credentials.
+
+    The identity provider was asked to authenticate anew (SAML ``ForceAuthn``, OIDC
+    ``prompt=login``/``max_age=0``); it proves it with the instant of authentication, which
+    must fall after the login started (within the clock skew). Without that proof the broker
+    will not vouch for primary credentials.
+    """
+    if not fresh_login_required(state):
+        return
+    if auth.authenticated_at is None or auth.authenticated_at < state.created_at - skew:
+        raise FlowError("sso.authn_not_fresh", str(auth.authenticated_at), 400)
 
 
 # Every identity provider's name and protocol, SAML ones first: one statement per login, and
@@ -45,16 +67,18 @@ def to_identity_provider(
         if len(found) > 1:
             return _chooser(state, [name for _, name in found])
         protocol, name = found[0]
+        fresh = fresh_login_required(state)
         if protocol == "oidc":
             op = oidc_providers.find(session, name)
             if op is None:  # removed since the listing
                 raise FlowError("sso.no_identity_provider", name, 503)
-            url = oidc_rp.redirect_to_op(broker.settings, op, state)
+            url = oidc_rp.redirect_to_op(broker.settings, op, state, force_authn=fresh)
         else:
             idp = trust.find_idp(session, name)
             if idp is None:
                 raise FlowError("sso.no_identity_provider", name, 503)
-            url = saml_sp.redirect_to_idp(broker.settings, broker.keypair, idp, state, now)
+            url = saml_sp.redirect_to_idp(broker.settings, broker.keypair, idp, state, now,
+                                          force_authn=fresh)
     return RedirectResponse(url, status_code=303)
 
 
@@ -77,13 +101,17 @@ def discovered(
     if state is None or state.upstream_request_id is not None:
         raise FlowError("sso.state_unknown", "", 400)
     idp = trust.find_idp(session, idp_id)
+    fresh = fresh_login_required(state)
     if idp is None:
         op = oidc_providers.find(session, idp_id)
         if op is None:
             raise FlowError("sso.unknown_identity_provider", idp_id, 400)
         return RedirectResponse(
-            oidc_rp.redirect_to_op(broker.settings, op, state), status_code=303
+            oidc_rp.redirect_to_op(broker.settings, op, state, force_authn=fresh),
+            status_code=303,
         )
     return RedirectResponse(
-        saml_sp.redirect_to_idp(broker.settings, broker.keypair, idp, state, now), status_code=303
+        saml_sp.redirect_to_idp(broker.settings, broker.keypair, idp, state, now,
+                                force_authn=fresh),
+        status_code=303,
     )

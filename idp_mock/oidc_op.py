@@ -4,7 +4,9 @@ Code flow with PKCE S256 only. Its one client is the broker (its client id, secr
 redirect URI are derived from the settings and the shared keys folder, as its SAML side
 trusts the broker's metadata). Claims are exactly what ``identity.attributes`` gives the
 SAML assertion, in either shape; codes and access tokens live in process memory, one-time
-and short-lived, as a mock needs (the broker keeps its own in the store).
+and short-lived, as a mock needs (the broker keeps its own in the store). It keeps no single
+sign-on session: every login presents credentials, so ``prompt=login`` and ``max_age`` are
+always met, and ``auth_time`` (in every ID token) is the instant of that login.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class _Issued:
     nonce: str | None
     claims: dict[str, Any]
     expires_at: float
+    auth_time: int = 0  # when the person logged in (every login presents credentials)
 
 
 class _OneTime:
@@ -168,7 +171,8 @@ def install(
             sp_entity_id=client.client_id, secret=secret)
         code = secrets.token_urlsafe(32)
         codes.put(code, _Issued(client.client_id, client.redirect_uri, pending["challenge"],
-                                pending["nonce"], claims_of(values), time.time() + CODE_SECONDS))
+                                pending["nonce"], claims_of(values), time.time() + CODE_SECONDS,
+                                auth_time=int(time.time())))
         return RedirectResponse(with_query(client.redirect_uri, {
             "code": code, "state": pending["state"], "iss": issuer(settings)}), status_code=303)
 
@@ -190,6 +194,7 @@ def install(
         subject = hashlib.sha256(repr(sorted(issued.claims.items())).encode()).hexdigest()
         id_claims = {"iss": issuer(settings), "sub": subject, "aud": issued.client_id,
                      "iat": now, "exp": now + settings.assertion_lifetime_seconds,
+                     "auth_time": issued.auth_time,
                      "jti": secrets.token_hex(16), **issued.claims}
         if issued.nonce is not None:
             id_claims["nonce"] = issued.nonce

@@ -222,9 +222,13 @@ def install(
             if params.get("error"):
                 raise Refused("provider.oidc.error", "Le gestionnaire a refusé la connexion.",
                               f"{params.get('error')}: {params.get('error_description')}"[:300])
-            if params.get("iss") not in (None, broker_issuer(settings)):
-                raise Refused("oidc.token.issuer", "La réponse vient d'un autre émetteur.")
             document = await provider_configuration()
+            # RFC 9207: the answer names its issuer, always when discovery promised it.
+            iss = params.get("iss")
+            if iss != broker_issuer(settings) and (
+                    iss is not None
+                    or document.get("authorization_response_iss_parameter_supported") is True):
+                raise Refused("oidc.token.issuer", "La réponse vient d'un autre émetteur.")
             tokens = await exchange(document, params.get("code", ""), pending.verifier)
             keys = await get_json(document["jwks_uri"])
             claims = verify_id_token(

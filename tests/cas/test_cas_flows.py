@@ -8,16 +8,22 @@ at ``p3/serviceValidate``.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, quote, urlsplit
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import httpx
 import lxml.html
 import pytest
+from lxml import etree
 from sqlalchemy import create_engine, select, text
 
+from broker.cas_xml import CAS_NS
 from broker.mediacentre import entry_query
 from broker.models import AuditRecord
+from services import dataset
+from services.saml.bindings import peek_redirect
 from services.settings import Settings
+from tests.flows import forge
 from tests.flows.harness import (
     auto_post_form,
     error_code,
@@ -182,3 +188,82 @@ async def test_refused_access_ends_on_the_brokers_page_without_a_ticket(
     page = await open_as(browser, access_url(testbed_settings), "eleve.assigne")
     assert page.status_code == 403 and str(page.url).startswith(testbed_settings.broker_base)
     assert "ticket=" not in str(page.url)
+
+
+# --- renew (CAS 3.0 §2.1.1, §2.5.1) ---------------------------------------------------------
+
+
+async def asks_identity_provider_for_credentials(browser: httpx.AsyncClient, login: str) -> bool:
+    """Whether the broker's AuthnRequest for this CAS login carries ForceAuthn="true"."""
+    start = await browser.get(login)
+    assert start.status_code == 303, start.text[:500]
+    request = peek_redirect(urlsplit(start.headers["location"]).query, kind="SAMLRequest",
+                            max_bytes=100_000)
+    return request.get("ForceAuthn") == "true"
+
+
+async def validate_with_renew(browser: httpx.AsyncClient, settings: Settings,
+                              ticketed: str) -> tuple[str | None, str]:
+    """(failure code or None, text) of the broker's answer to ``renew=true`` validation."""
+    ticket = parse_qs(urlsplit(ticketed).query)["ticket"][0]
+    answer = await browser.get(f"{settings.broker_base}/cas/p3/serviceValidate", params={
+        "service": access_url(settings), "ticket": ticket, "renew": "true"})
+    document = etree.fromstring(answer.content)
+    failed = document.find(f"{{{CAS_NS}}}authenticationFailure")
+    return (None if failed is None else failed.get("code")), answer.text
+
+
+async def test_renew_at_login_asks_for_credentials_and_its_ticket_passes_renew(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    login = f"{testbed_settings.broker_base}/cas/login?" + urlencode(
+        {"service": access_url(testbed_settings), "renew": "true"})
+    assert await asks_identity_provider_for_credentials(browser, login)
+    ticketed = await ticket_for(browser, login, "eleve.assigne")
+    code, text = await validate_with_renew(browser, testbed_settings, ticketed)
+    assert code is None, text
+    assert "<cas:IDO>" in text
+
+
+async def test_a_ticket_from_a_login_without_renew_fails_renew_validation(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    login = f"{testbed_settings.broker_base}/cas/login?" + urlencode(
+        {"service": access_url(testbed_settings)})
+    assert not await asks_identity_provider_for_credentials(browser, login)
+    ticketed = await ticket_for(browser, access_url(testbed_settings), "eleve.assigne")
+    code, text = await validate_with_renew(browser, testbed_settings, ticketed)
+    assert code == "INVALID_TICKET" and "renew" in text
+
+
+async def answer_renew_login_with_authn_instant(
+    browser: httpx.AsyncClient, settings: Settings, authenticated: datetime
+) -> httpx.Response:
+    """A renew login answered in the identity provider's place, its AuthnInstant chosen."""
+    login = f"{settings.broker_base}/cas/login?" + urlencode(
+        {"service": access_url(settings), "renew": "true"})
+    pending = forge.pending_from_redirect((await browser.get(login)).headers["location"])
+    person = dataset.build(provider_base=settings.provider_base).person("eleve.assigne")
+    # The assertion is valid now (an hour from its issue), but says when the person logged in.
+    signed = forge.sign(forge.assertion(settings, pending, forge.ent_attributes(person.person_id),
+                                        now=authenticated, lifetime=3600),
+                        forge.idp_key(settings))
+    return await browser.post(pending.acs_url, data={
+        "SAMLResponse": forge.encode(forge.response(settings, pending, signed)),
+        "RelayState": pending.relay_state})
+
+
+async def test_renew_refuses_a_saml_authentication_older_than_the_login(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    stale = datetime.now(UTC) - timedelta(minutes=10)
+    page = await answer_renew_login_with_authn_instant(browser, testbed_settings, stale)
+    assert (page.status_code, error_code(page)) == (400, "sso.authn_not_fresh")
+
+
+async def test_renew_accepts_a_saml_authentication_made_during_the_login(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    page = await answer_renew_login_with_authn_instant(browser, testbed_settings,
+                                                       datetime.now(UTC))
+    assert page.status_code == 303 and "ticket=ST-" in page.headers["location"]

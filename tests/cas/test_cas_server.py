@@ -55,13 +55,14 @@ def service_url(client: TestClient, query: str = "sso_id=GAR") -> str:
 
 
 def new_ticket(client: TestClient, service: str, *, lifetime: float = 5.0,
-               now: datetime | None = None) -> str:
+               now: datetime | None = None, primary_credentials: bool = False) -> str:
     sessions = client.app_state.broker.sessions  # type: ignore[attr-defined]
     with sessions.begin() as session:
         return issue(session, service=service, provider_entity_id="http://127.0.0.1:18002/saml/metadata",
                      resource_id=ATLAS_ID, delivery_id="_delivery", user=RELEASE["IDO"][0],
                      attributes=RELEASE, now=now or datetime.now(UTC),
-                     lifetime=timedelta(seconds=lifetime))
+                     lifetime=timedelta(seconds=lifetime),
+                     primary_credentials=primary_credentials)
 
 
 def validate(client: TestClient, path: str = "/cas/p3/serviceValidate",
@@ -195,13 +196,86 @@ def test_a_repeated_ticket_parameter_is_an_invalid_request(client: TestClient) -
     assert failure_code(etree.fromstring(response.content)) == "INVALID_REQUEST"
 
 
+# --- renew, proxy tickets, proxyValidate (CAS 3.0 §2.5, §2.6, §2.9) -----------------------
+
+
+def released(document: etree._Element) -> dict[str, list[str]]:
+    ok = document.find(f"{CAS}authenticationSuccess")
+    assert ok is not None, etree.tostring(document)
+    assert ok.find(f"{CAS}proxyGrantingTicket") is None and ok.find(f"{CAS}proxies") is None
+    got: dict[str, list[str]] = {}
+    for element in ok.find(f"{CAS}attributes"):  # type: ignore[union-attr]
+        got.setdefault(etree.QName(element).localname, []).append(element.text or "")
+    return got
+
+
+@pytest.mark.parametrize("path", ["/cas/proxyValidate", "/cas/p3/proxyValidate"])
+def test_proxy_validate_accepts_a_service_ticket_like_service_validate(
+    client: TestClient, path: str
+) -> None:
+    service = service_url(client)
+    assert released(validate(client, path, service=service,
+                             ticket=new_ticket(client, service))) == RELEASE
+
+
+@pytest.mark.parametrize(("path", "reason"), [
+    ("/cas/serviceValidate", "is a proxy ticket"),  # §2.5: explain why, at serviceValidate
+    ("/cas/p3/serviceValidate", "is a proxy ticket"),
+    ("/cas/proxyValidate", "issues no proxy tickets"),  # §2.6.2: not recognized
+    ("/cas/p3/proxyValidate", "issues no proxy tickets"),
+])
+def test_a_proxy_ticket_is_refused_with_the_reason(
+    client: TestClient, path: str, reason: str
+) -> None:
+    document = validate(client, path, service=service_url(client), ticket="PT-" + "1" * 64)
+    assert failure_code(document) == "INVALID_TICKET"
+    assert reason in (document.findtext(f"{CAS}authenticationFailure") or "")
+
+
+@pytest.mark.parametrize("path", ["/cas/serviceValidate", "/cas/p3/serviceValidate",
+                                  "/cas/proxyValidate", "/cas/p3/proxyValidate"])
+def test_renew_refuses_a_ticket_not_from_primary_credentials_and_burns_it(
+    client: TestClient, path: str
+) -> None:
+    """§2.5.3: INVALID_TICKET when the ticket did not come from an initial login and renew
+    was set on validation."""
+    service = service_url(client)
+    ticket = new_ticket(client, service)
+    document = validate(client, path, service=service, ticket=ticket, renew="true")
+    assert failure_code(document) == "INVALID_TICKET"
+    assert "renew" in (document.findtext(f"{CAS}authenticationFailure") or "")
+    assert failure_code(validate(client, path, service=service, ticket=ticket)) == \
+        "INVALID_TICKET"
+
+
+def test_renew_accepts_a_ticket_from_primary_credentials(client: TestClient) -> None:
+    service = service_url(client)
+    ticket = new_ticket(client, service, primary_credentials=True)
+    assert released(validate(client, service=service, ticket=ticket, renew="true")) == RELEASE
+
+
+def test_a_ticket_from_primary_credentials_validates_without_renew_too(
+    client: TestClient
+) -> None:
+    service = service_url(client)
+    ticket = new_ticket(client, service, primary_credentials=True)
+    assert released(validate(client, service=service, ticket=ticket)) == RELEASE
+
+
+def test_a_pgt_url_is_ignored_and_no_proxy_granting_ticket_issued(client: TestClient) -> None:
+    service = service_url(client)
+    document = validate(client, service=service, ticket=new_ticket(client, service),
+                        pgtUrl="https://127.0.0.1:18002/cas/proxy-callback")
+    assert released(document) == RELEASE
+
+
 def test_a_store_failure_is_an_internal_error(client: TestClient,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy.exc import OperationalError
 
     from broker import cas_tickets
 
-    def broken(*_: object) -> None:
+    def broken(*_: object, **__: object) -> None:
         raise OperationalError("SELECT", {}, Exception("database is down"))
 
     monkeypatch.setattr(cas_tickets, "validate", broken)

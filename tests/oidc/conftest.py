@@ -30,7 +30,10 @@ def oidc_upstream_settings(tmp_path: Path, database_url: str) -> Settings:  # no
     return settings
 
 
-async def _browser(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, object]]]:
+async def _browser(
+    settings: Settings, extra: dict[str, object] | None = None,
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, object]]]:
+    """The three apps (and ``extra`` ones, by origin) behind one cookie-keeping browser."""
     from broker.app import create_app as broker_app
     from idp_mock.app import create_app as idp_app
     from provider_mock.app import create_app as provider_app
@@ -41,6 +44,7 @@ async def _browser(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient,
         settings.broker_base: broker_app(settings, http=peer_http),
         settings.idp_base: idp_app(settings, http=peer_http),
         settings.provider_base: provider_app(settings, http=peer_http),
+        **(extra or {}),
     })
     try:
         async with httpx.AsyncClient(transport=Router(apps), follow_redirects=False) as client:

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import base64
 import secrets
+import time
+from collections.abc import Callable
 from urllib.parse import parse_qs, quote, urlencode, urljoin, urlsplit
 
 import httpx
+import jwt
 import pytest
 from sqlalchemy import create_engine, text
 
+from broker.app import broker_keypair
 from provider_mock import oidc_rp as provider_oidc
-from services.oidc import pkce
+from services.keys import KeyPair, generate
+from services.oidc import jose, pkce
 from services.settings import Settings
 from tests.flows.harness import auto_post_form, error_code, log_in
+from tests.oidc.forgery import unsigned
 
 pytestmark = pytest.mark.anyio
 
@@ -30,7 +36,8 @@ def _basic(client_id: str, secret: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
 
-def _authorize_url(settings: Settings, verifier: str | None, **extra: str) -> str:
+def _authorize_url(settings: Settings, verifier: str | None, *, path: str = "/oidc/authorize",
+                   **extra: str) -> str:
     client_id, _, redirect_uri = _client(settings)
     params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
               "scope": "openid scope.gar", "state": "st-123", "nonce": "n-456",
@@ -38,10 +45,11 @@ def _authorize_url(settings: Settings, verifier: str | None, **extra: str) -> st
     if verifier is not None:
         params |= {"code_challenge": pkce.challenge(verifier), "code_challenge_method": "S256"}
     params |= extra
-    return f"{settings.broker_base}/oidc/authorize?{urlencode(params)}"
+    return f"{settings.broker_base}{path}?{urlencode({k: v for k, v in params.items() if v})}"
 
 
-async def _until(browser: httpx.AsyncClient, response: httpx.Response, prefix: str) -> str:
+async def _until(browser: httpx.AsyncClient, response: httpx.Response, prefix: str, *,
+                 talkative: bool = False) -> str:
     """Follow the flow until the redirect to ``prefix``; return that URL (not followed)."""
     for _ in range(12):
         location = response.headers.get("location", "")
@@ -53,17 +61,18 @@ async def _until(browser: httpx.AsyncClient, response: httpx.Response, prefix: s
         elif form is not None:
             response = await browser.post(form.action, data=form.fields)
         elif 'id="login-form"' in response.text:
-            response = await log_in(browser, response, "eleve.assigne")
+            response = await log_in(browser, response, "eleve.assigne", talkative=talkative)
         else:
             raise AssertionError(f"stuck at {response.url}: {response.text[:300]}")
     raise AssertionError("too many hops")
 
 
-async def _code(browser: httpx.AsyncClient, settings: Settings, verifier: str,
-                **extra: str) -> str:
+async def _code(browser: httpx.AsyncClient, settings: Settings, verifier: str, *,
+                talkative: bool = False, **extra: str) -> str:
     redirect_uri = _client(settings)[2]
     location = await _until(browser, await browser.get(_authorize_url(settings, verifier,
-                                                                      **extra)), redirect_uri)
+                                                                      **extra)), redirect_uri,
+                            talkative=talkative)
     query = parse_qs(urlsplit(location).query)
     assert query["state"] == ["st-123"] and query["iss"] == [f"{settings.broker_base}/oidc"]
     return query["code"][0]
@@ -142,6 +151,33 @@ async def test_the_code_gives_tokens_and_userinfo_carries_only_released_codes(
         "Authorization": f"Bearer {tokens['access_token']}"})).json()
     assert set(info) == {"sub", "IDO", "UAI", "PRO"}  # what the dictionary declares
     assert info["sub"] == info["IDO"][0] and len(info["sub"]) == 128
+
+
+#: Claims about the token, not the person (RFC 7519 §4.1, OIDC Core §2), and the resource.
+TOKEN_CLAIMS = {"iss", "sub", "aud", "exp", "iat", "nonce", "jti", "idRessource"}
+MATHS_RELEASE = {"IDO", "UAI", "PRO", "DIV", "GRO", "NOM", "PRE"}  # what maths declares
+
+
+async def test_the_id_token_holds_only_the_released_codes_decoded_by_pyjwt(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    """Even when the identity provider says more (talkative: birth date, INE, e-mail)."""
+    verifier = pkce.new_verifier()
+    code = await _code(browser, testbed_settings, verifier, talkative=True)
+    tokens = (await _exchange(browser, testbed_settings, code, verifier)).json()
+    issuer = f"{testbed_settings.broker_base}/oidc"
+    keys = jwt.PyJWKSet.from_dict((await browser.get(f"{issuer}/jwks")).json())
+    kid = jwt.get_unverified_header(tokens["id_token"])["kid"]
+    key = next(k for k in keys.keys if k.key_id == kid)
+    claims = jwt.decode(tokens["id_token"], key.key, algorithms=["RS256"], issuer=issuer,
+                        audience=_client(testbed_settings)[0])
+    assert set(claims) - TOKEN_CLAIMS == MATHS_RELEASE
+    assert claims["idRessource"] == MATHS_ID and claims["nonce"] == "n-456"
+    info = (await browser.get(f"{issuer}/userinfo", headers={
+        "Authorization": f"Bearer {tokens['access_token']}"})).json()
+    assert set(info) == MATHS_RELEASE | {"sub"}
+    assert {code: claims[code] for code in MATHS_RELEASE} == {
+        code: info[code] for code in MATHS_RELEASE}
 
 
 async def test_a_reused_code_is_refused_and_revokes_the_tokens_it_issued(
@@ -227,3 +263,100 @@ async def test_logout_to_an_unregistered_uri_is_refused(
         "client_id": _client(testbed_settings)[0],
         "post_logout_redirect_uri": "https://evil.invalid/bye", "state": secrets.token_hex(4)})
     assert page.status_code == 400 and error_code(page) == "oidc.logout.redirect_unregistered"
+
+
+async def test_logout_with_an_id_token_hint_revokes_the_access_token(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    verifier = pkce.new_verifier()
+    code = await _code(browser, testbed_settings, verifier)
+    tokens = (await _exchange(browser, testbed_settings, code, verifier)).json()
+    base = f"{testbed_settings.broker_base}/oidc"
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert (await browser.get(f"{base}/userinfo", headers=bearer)).status_code == 200
+    back = f"{testbed_settings.provider_base}/oidc/logged-out"
+    done = await browser.get(f"{base}/logout", params={
+        "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": back, "state": "bye"})
+    assert (done.status_code, done.headers["location"]) == (303, f"{back}?state=bye")
+    for endpoint in ("userinfo", "profile"):
+        after = await browser.get(f"{base}/{endpoint}", headers=bearer)
+        assert after.status_code == 401 and after.json()["code"] == "oidc.token.invalid"
+
+
+def _hint(settings: Settings, key: KeyPair | None = None, **changes: object) -> str:
+    now = int(time.time())
+    claims = {"iss": f"{settings.broker_base}/oidc", "sub": "a" * 128,
+              "aud": _client(settings)[0], "iat": now, "exp": now + 60, "jti": "_delivery"}
+    return jose.sign({**claims, **changes}, key or broker_keypair(settings))
+
+
+@pytest.mark.parametrize("forge", [
+    pytest.param(lambda s: _hint(s, generate("not the broker's key")), id="another-key"),
+    pytest.param(lambda s: _hint(s, iss="https://evil.test/oidc"), id="another-issuer"),
+    pytest.param(lambda s: _hint(s, aud="https://another-client.test"), id="another-client"),
+    pytest.param(lambda s: unsigned({"alg": "none"}, {"iss": f"{s.broker_base}/oidc"}),
+                 id="alg-none"),
+    pytest.param(lambda s: "x.y.z", id="malformed"),
+])
+async def test_logout_with_a_forged_id_token_hint_is_refused(
+    browser: httpx.AsyncClient, testbed_settings: Settings, forge: Callable[[Settings], str]
+) -> None:
+    page = await browser.get(f"{testbed_settings.broker_base}/oidc/logout", params={
+        "id_token_hint": forge(testbed_settings), "client_id": _client(testbed_settings)[0],
+        "post_logout_redirect_uri": f"{testbed_settings.provider_base}/oidc/logged-out"})
+    assert (page.status_code, error_code(page)) == (400, "oidc.logout.invalid")
+    assert "location" not in page.headers
+
+
+async def test_a_publisher_using_only_the_gar_endpoint_names_gets_its_profile(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    """GAR_REFERENCE §4b: oidcAuthorize, oidcAccessToken (client_secret_basic), oidcProfile."""
+    settings = testbed_settings
+    client_id, secret, redirect_uri = _client(settings)
+    verifier = pkce.new_verifier()
+    start = await browser.get(_authorize_url(settings, verifier, path="/oidcAuthorize"))
+    location = await _until(browser, start, redirect_uri)
+    query = parse_qs(urlsplit(location).query)
+    assert query["state"] == ["st-123"]
+    answer = await browser.post(f"{settings.broker_base}/oidcAccessToken", data={
+        "grant_type": "authorization_code", "code": query["code"][0],
+        "redirect_uri": redirect_uri, "code_verifier": verifier}, headers=_basic(client_id, secret))
+    assert answer.status_code == 200 and answer.json()["token_type"] == "Bearer"
+    profile = await browser.get(f"{settings.broker_base}/oidcProfile", params={
+        "idRessource": MATHS_ID, "access_mode": "web"}, headers={
+        "Authorization": f"Bearer {answer.json()['access_token']}"})
+    assert profile.status_code == 200
+    body = profile.json()
+    assert (body["idRessource"], body["access_mode"]) == (MATHS_ID, "web")
+    assert set(body) - {"idRessource", "access_mode"} == MATHS_RELEASE
+    assert body["PRO"] == ["National_elv"] and len(body["IDO"][0]) == 128
+
+
+@pytest.mark.parametrize(("extra", "description"), [
+    ({"state": ""}, "oidc.request.invalid: state is required"),
+    ({"nonce": "n" * 513}, "oidc.request.invalid: a parameter is too long"),
+    ({"idRessource": "ark:/99999/" + "r" * 600}, "oidc.request.invalid: a parameter is too long"),
+])
+async def test_an_authorisation_request_without_state_or_with_an_oversized_parameter_is_refused(
+    browser: httpx.AsyncClient, testbed_settings: Settings, extra: dict[str, str],
+    description: str,
+) -> None:
+    answer = await browser.get(_authorize_url(testbed_settings, pkce.new_verifier(), **extra))
+    assert answer.status_code == 303
+    location = answer.headers["location"]
+    assert location.startswith(_client(testbed_settings)[2] + "?")
+    query = parse_qs(urlsplit(location).query)
+    assert query["error"] == ["invalid_request"]
+    assert query["error_description"] == [description]
+    assert query.get("state", [""]) == [extra.get("state", "st-123")]  # echoed when sent
+    assert "code" not in query
+
+
+async def test_an_oversized_redirect_uri_is_refused_on_a_page(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    long_uri = _client(testbed_settings)[2] + "?" + "x" * 3000
+    page = await browser.get(_authorize_url(testbed_settings, pkce.new_verifier(),
+                                            redirect_uri=long_uri))
+    assert (page.status_code, error_code(page)) == (400, "oidc.redirect_uri.unregistered")

@@ -7,9 +7,7 @@ through its JWKS, on both sides.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable
@@ -17,12 +15,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from provider_mock import oidc_rp as provider_oidc
 from services.keys import KeyPair, generate
 from services.oidc import jose
 from services.oidc.errors import OidcError
+from tests.oidc.forgery import b64, hs256_with_public_key, unsigned
 
 ISSUER, CLIENT, NONCE = "https://gar.test/oidc", "https://provider.test/oidc", "n-123"
 SKEW = 120
@@ -38,30 +36,12 @@ def other() -> KeyPair:
     return generate("other")
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
 def _claims(**changes: Any) -> dict[str, Any]:
     now = int(time.time())
     claims = {"iss": ISSUER, "sub": "a" * 128, "aud": CLIENT, "iat": now, "exp": now + 300,
               "nonce": NONCE}
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
-
-
-def _unsigned(header: dict[str, Any], claims: dict[str, Any], signature: bytes = b"") -> str:
-    head = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(claims).encode())
-    return head + "." + _b64(signature)
-
-
-def _hs256_with_public_key(key: KeyPair) -> str:
-    """The classic confusion: HMAC keyed with the RSA public key the verifier holds."""
-    public = key.certificate.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    head = _b64(json.dumps({"alg": "HS256", "kid": jose.kid(key)}).encode()) + "." + _b64(
-        json.dumps(_claims()).encode())
-    return head + "." + _b64(hmac.new(public, head.encode(), hashlib.sha256).digest())
 
 
 def _broker(token: str, keys: dict[str, Any]) -> str | None:
@@ -83,13 +63,14 @@ def _provider(token: str, keys: dict[str, Any]) -> str | None:
     return None
 
 
-VERIFIERS = [pytest.param(_broker, id="broker-joserfc"), pytest.param(_provider, id="provider-pyjwt")]
+VERIFIERS = [pytest.param(_broker, id="broker-joserfc"),
+             pytest.param(_provider, id="provider-pyjwt")]
 Forge = Callable[[KeyPair, KeyPair], str]
 
 FORGED: list[Any] = [
-    pytest.param(lambda k, o: _unsigned({"alg": "none"}, _claims()), "oidc.token.algorithm",
+    pytest.param(lambda k, o: unsigned({"alg": "none"}, _claims()), "oidc.token.algorithm",
                  id="alg-none"),
-    pytest.param(lambda k, o: _hs256_with_public_key(k), "oidc.token.algorithm",
+    pytest.param(lambda k, o: hs256_with_public_key(k, _claims()), "oidc.token.algorithm",
                  id="hs256-keyed-with-the-public-key"),
     pytest.param(lambda k, o: jose.sign(_claims(aud="https://another.test/oidc"), k),
                  "oidc.token.audience", id="another-audience"),
@@ -146,4 +127,4 @@ def test_a_token_signed_by_the_second_published_key_verifies_during_the_overlap(
 def test_the_key_id_is_the_rfc7638_thumbprint(current: KeyPair) -> None:
     jwk = jose.public_jwk(current)
     canonical = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"))
-    assert jwk["kid"] == _b64(hashlib.sha256(canonical.encode()).digest())
+    assert jwk["kid"] == b64(hashlib.sha256(canonical.encode()).digest())

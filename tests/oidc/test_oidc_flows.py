@@ -6,7 +6,8 @@ provider receives the same IDO and the same release over OIDC as over SAML.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import lxml.html
@@ -14,14 +15,16 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from broker.mediacentre import entry_query
-from services.keys import generate
+from services.keys import generate, load_or_create
 from services.oidc import jose
 from services.settings import Settings
 from tests.flows.harness import error_code, log_in, received_attributes, verdict, walk
 
 pytestmark = pytest.mark.anyio
 
-MATHS, MATHS_ID, COLLEGE = "manuel-maths-4e", "ark:/99999/r10001", "0359901X"
+MATHS, MATHS_ID = "manuel-maths-4e", "ark:/99999/r10001"
+COLLEGE, LYCEE = "0359901X", "0359902Y"
+ATLAS = "atlas-histoire"  # the provider mock's CAS resource
 
 
 async def _pick(browser: httpx.AsyncClient, page: httpx.Response, issuer: str) -> httpx.Response:
@@ -80,6 +83,49 @@ async def test_oidc_on_both_sides_gives_the_same_release_as_saml_on_both(
         oidc_browser, f"{settings.provider_base}/resource/{MATHS}", "eleve.assigne",
         upstream=f"{settings.idp_base}/saml/metadata"))
     assert both_oidc == both_saml
+
+
+async def test_oidc_in_cas_out_gives_the_same_release_as_saml_in(
+    oidc_browser: httpx.AsyncClient, oidc_upstream_settings: Settings
+) -> None:
+    settings = oidc_upstream_settings
+    url = f"{settings.provider_base}/cas/{ATLAS}?sso_id=GAR"
+    via_oidc = _received(await _open(oidc_browser, url, "enseignant",
+                                     upstream=f"{settings.idp_base}/oidc"))
+    via_saml = _received(await _open(oidc_browser, url, "enseignant",
+                                     upstream=f"{settings.idp_base}/saml/metadata"))
+    assert via_oidc == via_saml
+    assert sorted(via_oidc["UAI"]) == [COLLEGE, LYCEE]
+
+
+async def test_renew_over_an_oidc_identity_provider_gets_a_fresh_login(
+    oidc_browser: httpx.AsyncClient, oidc_upstream_settings: Settings
+) -> None:
+    """The identity-provider mock always authenticates anew and says when (auth_time)."""
+    settings = oidc_upstream_settings
+    service = f"{settings.provider_base}/cas/{ATLAS}?sso_id=GAR"
+    login = f"{settings.broker_base}/cas/login?" + urlencode({"service": service, "renew": "true"})
+    page = await _open(oidc_browser, login, "enseignant", upstream=f"{settings.idp_base}/oidc")
+    assert sorted(_received(page)["UAI"]) == [COLLEGE, LYCEE]
+
+
+async def test_one_person_has_one_ido_at_one_provider_whatever_the_protocols(
+    oidc_browser: httpx.AsyncClient, oidc_upstream_settings: Settings
+) -> None:
+    """Both upstream protocols times the three downstream ones, for the provider mock's
+    resources: one pairwise IDO (the provider mock's), never one per protocol."""
+    settings = oidc_upstream_settings
+    base = settings.provider_base
+    downstream = {"saml": f"{base}/resource/{MATHS}", "oidc": f"{base}/oidc/resource/{MATHS}",
+                  "cas": f"{base}/cas/{ATLAS}?sso_id=GAR"}
+    upstream = {"saml": f"{settings.idp_base}/saml/metadata", "oidc": f"{settings.idp_base}/oidc"}
+    idos = {}
+    for up, idp in upstream.items():
+        for down, url in downstream.items():
+            page = await _open(oidc_browser, url, "enseignant", upstream=idp)
+            idos[up, down] = _received(page)["IDO"]
+    assert len(idos) == 6 and len({tuple(v) for v in idos.values()}) == 1, idos
+    assert len(next(iter(idos.values()))[0]) == 128
 
 
 async def test_an_educonnect_shaped_id_token_finds_the_person_by_the_join_key(
@@ -167,17 +213,25 @@ def _change_upstream(settings: Settings, **values: object) -> None:
     engine.dispose()
 
 
+def _registered_under_the_providers_key_id(settings: Settings) -> dict[str, object]:
+    """Another key in the registry, under the key id the provider signs with: no key id is
+    unknown (so no JWKS refresh), yet the registered key is not the provider's."""
+    impostor = jose.public_jwk(generate("not the provider's key"))
+    impostor["kid"] = jose.kid(load_or_create(settings.keys_dir, "idp"))
+    return {"jwks": {"keys": [impostor]}}
+
+
 @pytest.mark.parametrize(("change", "expected"), [
-    ({"algorithms": ["ES256"]}, "oidc.token.algorithm"),  # RS256 is not what was pinned
-    ({"jwks": jose.jwks([generate("not the provider's key")])},
-     "oidc.token.signature"),  # the provider's key is no longer the registered one
+    (lambda settings: {"algorithms": ["ES256"]},
+     "oidc.token.algorithm"),  # RS256 is not what was pinned
+    (_registered_under_the_providers_key_id, "oidc.token.signature"),
 ])
 async def test_the_broker_refuses_an_id_token_its_registration_does_not_allow(
     oidc_browser: httpx.AsyncClient, oidc_upstream_settings: Settings,
-    change: dict[str, object], expected: str,
+    change: Callable[[Settings], dict[str, object]], expected: str,
 ) -> None:
     settings = oidc_upstream_settings
-    _change_upstream(settings, **change)
+    _change_upstream(settings, **change(settings))
     page = await _open(oidc_browser, f"{settings.provider_base}/resource/{MATHS}",
                        "eleve.assigne", upstream=f"{settings.idp_base}/oidc")
     assert page.status_code == 400 and error_code(page) == expected
