@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -43,6 +47,34 @@ def test_importing_the_seeded_files_again_reports_no_change(data_dir: Path) -> N
         result.output)
     assert result.output.strip().splitlines()[-1] == (
         "Import terminé : 10 fichiers, 0 ajoutés, 0 modifiés, 0 supprimés.")
+
+
+def _terminal_frames(data_dir: Path, *files: Path) -> list[str]:
+    """Run ``import`` as in a terminal (rich sees a TTY, without colours); what it drew,
+    one frame (line or redraw) at a time, cursor controls removed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GAR_")} | {
+        "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1", "NO_COLOR": "1", "COLUMNS": "140"}
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "--data-dir", str(data_dir), "import",
+         *map(str, files)], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    drawn = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", done.stdout)
+    return [frame.strip() for frame in re.split(r"[\r\n]+", drawn) if frame.strip()]
+
+
+def test_each_file_shows_a_progress_bar_that_ends_full_at_its_size(data_dir: Path) -> None:
+    files = [next((data_dir / "feed").glob(f"*_2D_{kind}_*.xml")) for kind in ("Etab", "Eleve")]
+    frames = _terminal_frames(data_dir, *files)
+
+    for path in files:
+        size = path.stat().st_size
+        assert 1000 <= size < 1_000_000  # shown in kB with one decimal, as below
+        total = f"{size / 1000:.1f}"
+        bars = [f for f in frames if f.startswith(path.name) and f.endswith(" kB")]
+        assert re.fullmatch(rf"{re.escape(path.name)}\s+━{{30,}}\s+{total}/{total} kB", bars[-1])
+        assert any(f.startswith(f"{path.name} ({path.name.split('_')[-2]}) : ")
+                   for f in frames)  # its summary line
+    assert frames[-1].startswith("Import terminé : 2 fichiers")
 
 
 def test_an_export_archive_is_unpacked_and_imported_in_order(data_dir: Path,
