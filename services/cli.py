@@ -495,6 +495,9 @@ def seed(
         min=0, help="Collèges synthétiques en plus de l'académie fixe (taille nationale).")] = 0,
     students_per_establishment: Annotated[int, typer.Option(
         min=0, help="Élèves par collège synthétique.")] = 0,
+    teachers_per_establishment: Annotated[int | None, typer.Option(
+        min=0, help="Enseignants par collège synthétique (défaut : un pour deux classes).",
+        show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Graine du générateur (déterministe).")] = 0,
 ) -> None:
     """Prépare le banc sans le servir : base migrée, clés, académie fictive, confiance."""
@@ -504,7 +507,8 @@ def seed(
 
         typer.echo("Préparation du banc d'essai…")
         counts = prepare(settings, progress=_progress, establishments=establishments,
-                         students_per_establishment=students_per_establishment, seed=seed)
+                         students_per_establishment=students_per_establishment,
+                         teachers_per_establishment=teachers_per_establishment, seed=seed)
         summary = ", ".join(f"{name} : {count}" for name, count in counts.items())
         typer.echo(f"Banc d'essai prêt ({summary or 'rien à faire'}).")
 

@@ -11,9 +11,11 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from lxml import etree
 from typer.testing import CliRunner
 
 from services.cli import app
+from services.uai import make_uai
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +135,17 @@ def _export(data_dir: Path, folder: Path, *, md5: str | None) -> Path:
     if md5 is not None:
         (folder / f"{archive.name}.md5").write_text(md5)
     return archive
+
+
+def test_seed_takes_the_number_of_teachers_per_extra_college(tmp_path: Path) -> None:
+    result = run(tmp_path, "seed", "--establishments", "1", "--students-per-establishment", "30",
+                 "--teachers-per-establishment", "4")
+    assert result.exit_code == 0, result.output
+    feed = etree.parse(next((tmp_path / "feed").glob("*_2D_Enseignant_*.xml")))
+    ns = {"g": "http://data.education.fr/ns/gar"}
+    profiles = feed.xpath("//g:GAREnseignant/g:GARPersonProfils[g:GARStructureUAI = $uai]"
+                          "/g:GARPersonProfil/text()", namespaces=ns, uai=make_uai(3_600_000))
+    assert profiles == ["National_ens"] * 4
 
 
 def test_an_export_whose_md5_matches_is_imported(data_dir: Path, tmp_path: Path) -> None:
