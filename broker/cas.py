@@ -22,13 +22,12 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import QueryParams
 from starlette.responses import RedirectResponse, Response
 
-from broker import cas_services, cas_tickets
+from broker import cas_services, cas_tickets, upstream
 from broker import state as login_state
 from broker.cas_xml import Format, failure, media_type, success
 from broker.errors import FlowError
 from broker.flow import Broker, broker_of, run_step, state_lifetime
 from broker.models import Resource
-from broker.upstream import to_identity_provider
 from services import web
 
 if TYPE_CHECKING:
@@ -107,7 +106,7 @@ def _open(
         downstream="cas",
         downstream_params={"service": service.url},
     )
-    return to_identity_provider(session, broker, state, now)
+    return upstream.to_identity_provider(session, broker, state, now)
 
 
 def deliver_ticket(delivery: Delivery) -> Response:
