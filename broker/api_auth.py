@@ -4,10 +4,13 @@ Two ways in, both resolved to one registered :class:`ApiClient`:
 
 - ``Authorization: Bearer <token>``, for local use. The token is shown once, when the client
   is created; only its SHA-256 is stored, so a copy of the database lets nobody in.
-- A client certificate checked by a TLS-terminating proxy (mutual TLS is the proxy's job) and
-  forwarded URL-encoded in ``X-SSL-Client-Cert`` (nginx's ``$ssl_client_escaped_cert``). The
-  header is honoured only when ``api_trust_proxy_cert_header`` is on: anyone can send a
-  header, so only an operator who knows a proxy sets (and overwrites) it may trust it.
+- A client certificate, recognised by the SHA-256 fingerprint registered with the client:
+  the one of the mutual-TLS handshake when the broker terminates TLS itself (``gar-testbed
+  up`` with ``GAR_API_TLS_PORT``: the ASGI TLS extension, ``services.tls``), otherwise one a
+  TLS-terminating proxy checked and forwarded URL-encoded in ``X-SSL-Client-Cert`` (nginx's
+  ``$ssl_client_escaped_cert``). That header is honoured only when
+  ``api_trust_proxy_cert_header`` is on: anyone can send a header, so only an operator who
+  knows a proxy sets (and overwrites) it may trust it.
 
 A client of one kind never passes for the other: an ENT's token opens nothing on the
 distributors' web service.
@@ -34,6 +37,9 @@ from broker.models import ApiClientRecord
 from services.web import ApiProblem
 
 KINDS = ("distributor", "ent", "auditor")  # auditor: reads the audit trail (issue 5)
+#: What the mutual-TLS port serves: the subscriptions web service, the mediacentre, the feed.
+MACHINE_API_PATHS = ("/abonnements-ws", "/ressources", "/resources", "/ressourcesDiffusables",
+                     "/feed/import")
 DISTRIBUTOR_ID = re.compile(r"[0-9]{9}_[0-9]{16}")
 CERT_HEADER = "x-ssl-client-cert"
 MAX_CERT_HEADER = 16 * 1024
@@ -125,7 +131,11 @@ def _presented(request: Request, trust_cert_header: bool) -> Credentials:
     """The credential the request carries, as a digest to look up; ``None`` if none.
 
     ``ValueError`` when a credential is present but malformed (it is then invalid, not absent).
+    A certificate of the TLS handshake comes first: it is proven, a token is only presented.
     """
+    handshake = _handshake_certificate(request)
+    if handshake is not None:
+        return "cert", certificate_fingerprint(handshake.encode())
     authorization = request.headers.get("authorization")
     if authorization is not None:
         scheme, _, token = authorization.partition(" ")
@@ -138,6 +148,13 @@ def _presented(request: Request, trust_cert_header: bool) -> Credentials:
             raise ValueError("certificate header too long")
         return "cert", certificate_fingerprint(unquote(header).encode())
     return None
+
+
+def _handshake_certificate(request: Request) -> str | None:
+    """The client's certificate (PEM) from the ASGI TLS extension, when TLS ends here."""
+    tls = (request.scope.get("extensions") or {}).get("tls") or {}
+    chain = tls.get("client_cert_chain") or ()
+    return str(chain[0]) if chain else None
 
 
 def _lookup(session: Session, credentials: tuple[str, str]) -> ApiClientRecord | None:

@@ -40,11 +40,13 @@ def mock_metadata(settings: Settings) -> dict[str, bytes]:
 
 
 def prepare(settings: Settings, *, progress: Progress | None = None, establishments: int = 0,
-            students_per_establishment: int = 0, seed: int = 0) -> dict[str, int]:
+            students_per_establishment: int = 0, teachers_per_establishment: int | None = None,
+            seed: int = 0) -> dict[str, int]:
     """Keys, schema, the academy (people through the feed), trusted peers; idempotent.
 
-    ``establishments`` / ``students_per_establishment`` / ``seed`` ask for a national-size
-    academy (deterministic); the identity-provider mock knows only the fixed personas.
+    ``establishments`` / ``students_per_establishment`` / ``teachers_per_establishment`` /
+    ``seed`` ask for a national-size academy (deterministic); the identity-provider mock
+    knows only the fixed personas.
     """
     say = progress or _quiet
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -60,7 +62,8 @@ def prepare(settings: Settings, *, progress: Progress | None = None, establishme
     say("annuaire et catalogue : académie synthétique")
     data = dataset.build(provider_base=settings.provider_base, seed=seed,
                          establishments=establishments,
-                         students_per_establishment=students_per_establishment)
+                         students_per_establishment=students_per_establishment,
+                         teachers_per_establishment=teachers_per_establishment)
     summary = seed_feed(settings, sessions, data, say)
     with sessions.begin() as session:
         seed_catalogue(session, data, summary)

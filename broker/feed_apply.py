@@ -48,8 +48,10 @@ ENTITIES: dict[str, tuple[str, ...]] = {
 #: Links keyed (UAI, person, code) whose duplicates are found in SQL among the staged rows,
 #: not one key at a time: by staged entity, the element it comes from.
 _LINK_TAGS = {"person_mefs": "GARPersonMEF", "person_subjects": "GAREleveEnseignement",
-              "member": "GARPersonGroupe", "levels": "GARPersonMEFSTAT4"}
+              "member": "GARPersonGroupe", "levels": "GARPersonMEFSTAT4",
+              "taught_group": "GAREnsGroupeMatiere", "taught_class": "GAREnsClasseMatiere"}
 KEYED_IN_SQL = frozenset(_LINK_TAGS.values())
+_KEYED_ENTITIES = ", ".join(f"'{entity}'" for entity in _LINK_TAGS)
 PERSONS: Table = m.Person.__table__  # type: ignore[assignment]
 PROFILES: Table = m.PersonProfile.__table__  # type: ignore[assignment]
 DISCIPLINES: Table = m.PersonDiscipline.__table__  # type: ignore[assignment]
@@ -456,12 +458,12 @@ class Importer:
         """The first staged link whose key an earlier one of the file already had."""
         self.stage.flush()
         found = self.session.execute(text(
-            "SELECT r.line, r.entity, r.uai, r.person_id, r.code FROM feed_stage_raw r "
+            "SELECT r.line, r.entity, r.uai, r.person_id, r.code FROM feed_stage_raw r "  # noqa: S608 - constant names
             "JOIN (SELECT entity, uai, person_id, code, MIN(line) AS first "
             "FROM feed_stage_raw GROUP BY entity, uai, person_id, code HAVING COUNT(*) > 1) d "
             "ON d.entity = r.entity AND d.uai = r.uai AND d.person_id = r.person_id "
             "AND d.code = r.code AND r.line > d.first "
-            "WHERE r.entity IN ('person_mefs', 'person_subjects', 'member', 'levels') "
+            f"WHERE r.entity IN ({_KEYED_ENTITIES}) "
             "ORDER BY r.line LIMIT 1")).first()
         if found is None:
             return None
@@ -616,7 +618,7 @@ class Importer:
         self._member(r, "member")
 
     def _on_GAREnsGroupeMatiere(self, r: Record) -> None:
-        self._member(r, "member_taught")
+        self._member(r, "taught_group" if r.tag == "GAREnsGroupeMatiere" else "taught_class")
         uai = r.one("GARStructureUAI")
         for code in r.all("GARMatiereCode"):
             found = self.subjects().get((uai, code))

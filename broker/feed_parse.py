@@ -112,6 +112,8 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "GARMatiere": ("GARStructureUAI", "GARMatiereCode"),
     "GARGroupe": ("GARGroupeCode", "GARStructureUAI"),
     "GARPersonGroupe": ("GARStructureUAI", "GARPersonIdentifiant", "GARGroupeCode"),
+    "GAREnsGroupeMatiere": ("GARStructureUAI", "GARPersonIdentifiant", "GARGroupeCode"),
+    "GAREnsClasseMatiere": ("GARStructureUAI", "GARPersonIdentifiant", "GARGroupeCode"),
     "GARPersonMEF": ("GARStructureUAI", "GARPersonIdentifiant", "GARMEFCode"),
     "GAREleveEnseignement": ("GARStructureUAI", "GARPersonIdentifiant", "GARMatiereCode"),
     "GARPersonMEFSTAT4": ("GARStructureUAI", "GARPersonIdentifiant", "GARMEFSTAT4"),

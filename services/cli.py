@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from urllib.parse import urlsplit
 
 import typer
 import uvicorn
@@ -39,7 +41,6 @@ from services.settings import Settings
 if TYPE_CHECKING:
     from collections.abc import Generator
 
-    from fastapi import FastAPI
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from services.keys import KeyRing
@@ -200,11 +201,12 @@ def _progress(line: str) -> None:
 
 @dataclass(frozen=True)
 class Service:
-    """One of the three apps, with the socket it will listen on."""
+    """One of the apps, with the socket it will listen on (and its TLS context, if any)."""
 
     name: str
-    app: FastAPI
+    app: ASGIApp
     sock: socket.socket
+    tls: ssl.SSLContext | None = None
 
 
 class _Server(uvicorn.Server):
@@ -249,6 +251,39 @@ def build_services(settings: Settings, sockets: Sequence[socket.socket]) -> list
         Service("idp", idp_app(settings), idp_sock),
         Service("provider", provider_app(settings), provider_sock),
     ]
+
+
+def api_tls_context(settings: Settings) -> ssl.SSLContext:
+    """The mutual-TLS server context of ``GAR_API_TLS_PORT``: client certificate required.
+
+    The server's certificate and key are ``GAR_API_TLS_CERT_FILE`` / ``_KEY_FILE``, or
+    ``keys/api-tls.*`` created on first start for the listening host and the broker's host.
+    """
+    from services.keys import load_or_create
+    from services.tls import server_context
+
+    if settings.api_tls_client_ca_file is None:
+        raise CliError("GAR_API_TLS_PORT demande GAR_API_TLS_CLIENT_CA_FILE : les autorités "
+                       "(ou les certificats) des clients acceptés, en PEM")
+    cert, key = settings.api_tls_cert_file, settings.api_tls_key_file
+    if (cert is None) != (key is None):
+        raise CliError("GAR_API_TLS_CERT_FILE et GAR_API_TLS_KEY_FILE vont ensemble")
+    if cert is None or key is None:
+        hosts = {"localhost", "127.0.0.1", urlsplit(settings.broker_base).hostname or ""}
+        if settings.host not in {"0.0.0.0", "::", ""}:  # noqa: S104 - a wildcard is no name
+            hosts.add(settings.host)
+        load_or_create(settings.keys_dir, "api-tls", "gar-testbed API",
+                       hostnames=sorted(hosts - {""}))
+        cert, key = settings.keys_dir / "api-tls.crt", settings.keys_dir / "api-tls.key"
+    return server_context(cert, key, settings.api_tls_client_ca_file)
+
+
+def api_tls_service(broker: ASGIApp, sock: socket.socket, context: ssl.SSLContext) -> Service:
+    """The broker's machine APIs only, on ``sock`` behind ``context``, sharing its app."""
+    from broker.api_auth import MACHINE_API_PATHS
+    from services.tls import only_paths
+
+    return Service("broker-tls", only_paths(broker, MACHINE_API_PATHS), sock, tls=context)
 
 
 ACCESS_LOGGER = "gar_testbed.access"
@@ -301,10 +336,24 @@ def make_servers(
                 proxy_headers=False,
                 server_header=False,
                 timeout_graceful_shutdown=5,
+                **_tls_options(service.tls),
             )
         )
         for service in services
     ]
+
+
+def _tls_options(context: ssl.SSLContext | None) -> dict[str, Any]:
+    """uvicorn options of a TLS twin: our context, the peer certificate in the scope."""
+    if context is None:
+        return {}
+    from services.tls import ClientCertProtocol
+
+    return {
+        "ssl_context_factory": lambda _config, _default: context,
+        "http": ClientCertProtocol,
+        "lifespan": "off",  # the app it shares already runs its lifespan on its own server
+    }
 
 
 def _log_requests_to_stdout() -> None:
@@ -383,14 +432,18 @@ def _warn_wildcard_urls(settings: Settings) -> None:
         )
 
 
-def _urls(settings: Settings) -> list[tuple[str, str]]:
-    return [
+def _urls(settings: Settings, tls_port: int | None = None) -> list[tuple[str, str]]:
+    urls = [
         ("Ressource (fournisseur simulé)", f"{settings.provider_base}/resource/{RESOURCE_SLUG}"),
         ("GAR", f"{settings.broker_base}/"),
         ("Médiacentre (ENT simulé)", f"{settings.broker_base}/mediacentre"),
         ("Console d'affectation", f"{settings.broker_base}/console/"),
         ("Fournisseur d'identité simulé", f"{settings.idp_base}/"),
     ]
+    if tls_port is not None:
+        host = urlsplit(settings.broker_base).hostname
+        urls.append(("API en TLS mutuel", f"https://{host}:{tls_port}/abonnements-ws"))
+    return urls
 
 
 @app.command()
@@ -399,20 +452,27 @@ def up(ctx: typer.Context) -> None:
     with _expected_errors():
         settings = _settings(ctx)
         _warn_wildcard_urls(settings)
-        ports = (settings.broker_port, settings.idp_port, settings.provider_port)
+        ports = [settings.broker_port, settings.idp_port, settings.provider_port]
+        if settings.api_tls_port is not None:
+            ports.append(settings.api_tls_port)
         sockets: list[socket.socket] = []
         try:
             for port in ports:
                 sockets.append(bind(settings.host, port))
+            tls = api_tls_context(settings) if settings.api_tls_port is not None else None
             from broker.bootstrap import prepare
 
             typer.echo("Préparation du banc d'essai…")
             prepare(settings, progress=_progress)
-            services = build_services(settings, sockets)
+            services = build_services(settings, sockets[:3])
+            tls_port = None
+            if tls is not None:
+                services.append(api_tls_service(services[0].app, sockets[3], tls))
+                tls_port = sockets[3].getsockname()[1]
             servers = make_servers(services)
             _log_requests_to_stdout()
             typer.echo("\nLe banc d'essai est prêt. Ouvrez :")
-            for label, url in _urls(settings):
+            for label, url in _urls(settings, tls_port):
                 typer.echo(f"  {label:<32} {url}")
             typer.echo("Ctrl-C pour tout arrêter.\n")
             asyncio.run(serve(services, servers))
@@ -435,6 +495,9 @@ def seed(
         min=0, help="Collèges synthétiques en plus de l'académie fixe (taille nationale).")] = 0,
     students_per_establishment: Annotated[int, typer.Option(
         min=0, help="Élèves par collège synthétique.")] = 0,
+    teachers_per_establishment: Annotated[int | None, typer.Option(
+        min=0, help="Enseignants par collège synthétique (défaut : un pour deux classes).",
+        show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Graine du générateur (déterministe).")] = 0,
 ) -> None:
     """Prépare le banc sans le servir : base migrée, clés, académie fictive, confiance."""
@@ -444,7 +507,8 @@ def seed(
 
         typer.echo("Préparation du banc d'essai…")
         counts = prepare(settings, progress=_progress, establishments=establishments,
-                         students_per_establishment=students_per_establishment, seed=seed)
+                         students_per_establishment=students_per_establishment,
+                         teachers_per_establishment=teachers_per_establishment, seed=seed)
         summary = ", ".join(f"{name} : {count}" for name, count in counts.items())
         typer.echo(f"Banc d'essai prêt ({summary or 'rien à faire'}).")
 

@@ -43,8 +43,8 @@ def add(
         Path | None,
         typer.Option(
             "--cert",
-            help="Certificat client PEM, reconnu quand un mandataire TLS le transmet "
-            "(GAR_API_TRUST_PROXY_CERT_HEADER=true).",
+            help="Certificat client PEM, reconnu en TLS mutuel (GAR_API_TLS_PORT) ou quand "
+            "un mandataire TLS le transmet (GAR_API_TRUST_PROXY_CERT_HEADER=true).",
         ),
     ] = None,
 ) -> None:

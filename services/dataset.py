@@ -439,11 +439,13 @@ def _school_year_start(today: date) -> int:
 
 
 def build(*, provider_base: str, seed: int = 0, today: date | None = None,
-          establishments: int = 0, students_per_establishment: int = 0) -> Dataset:
+          establishments: int = 0, students_per_establishment: int = 0,
+          teachers_per_establishment: int | None = None) -> Dataset:
     """The academy; ``today`` defaults to the current UTC date and only moves validity dates.
 
-    ``establishments`` extra colleges of ``students_per_establishment`` students each are
-    appended on request (:mod:`services.dataset_national`); the fixed academy never changes.
+    ``establishments`` extra colleges of ``students_per_establishment`` students and
+    ``teachers_per_establishment`` teachers (default: one per two classes) each are appended
+    on request (:mod:`services.dataset_national`); the fixed academy never changes.
     """
     today = today or datetime.now(UTC).date()
     base = provider_base.rstrip("/")
@@ -542,7 +544,7 @@ def build(*, provider_base: str, seed: int = 0, today: date | None = None,
     from services.dataset_national import national
 
     extra = national(establishments=establishments, students=students_per_establishment,
-                     seed=seed, first_number=numbers.count)
+                     teachers=teachers_per_establishment, seed=seed, first_number=numbers.count)
     return Dataset(
         ent_id=ENT_ID,
         academy=ACADEMY,

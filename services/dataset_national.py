@@ -3,7 +3,8 @@
 Deterministic from the seed, and separate from the fixed academy: it only appends (new
 UAIs in department 036, new ids numbered after the fixed persons), so asking for no extra
 establishment leaves :func:`services.dataset.build` unchanged. Used to try the feed at
-scale (``gar-testbed seed --establishments N --students-per-establishment M``).
+scale (``gar-testbed seed --establishments N --students-per-establishment M
+[--teachers-per-establishment T]``).
 """
 
 from __future__ import annotations
@@ -42,8 +43,13 @@ class National:
     persons: tuple[Person, ...]
 
 
-def national(*, establishments: int, students: int, seed: int, first_number: int) -> National:
-    """``establishments`` colleges of ``students`` students each, ids from ``first_number``."""
+def national(*, establishments: int, students: int, seed: int, first_number: int,
+             teachers: int | None = None) -> National:
+    """``establishments`` colleges of ``students`` students each, ids from ``first_number``.
+
+    ``teachers`` per college (default: one per two classes), each teaching one class, in
+    turn; the first one is the college's assignment officer.
+    """
     rng = random.Random(f"{seed}-national")  # noqa: S311 - test data
     ests: list[Establishment] = []
     groups: list[Group] = []
@@ -76,7 +82,8 @@ def national(*, establishments: int, students: int, seed: int, first_number: int
                 profiles=((uai, "National_elv"),), establishments=(uai,),
                 divisions=((uai, code, code),), mef=((uai, level[1]),),
                 subjects=((uai, "061300"), (uai, "020100"))))
-        for t, (code, level) in enumerate(codes[::2]):
+        for t in range(len(codes[::2]) if teachers is None else teachers):
+            code, level = codes[2 * t % len(codes)]
             n += 1
             first, last = rng.choice(_FIRST), rng.choice(_LAST)
             subject = _SUBJECTS[t % 4][0]

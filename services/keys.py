@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import ipaddress
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -33,7 +34,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 _lock = Lock()
 _cache: dict[tuple[Path, str], KeyPair] = {}
@@ -64,11 +65,12 @@ class KeyPair:
         return base64.b64encode(self.certificate.public_bytes(serialization.Encoding.DER)).decode()
 
 
-def generate(common_name: str, *, days: int = 3650) -> KeyPair:
+def generate(common_name: str, *, days: int = 3650, hostnames: Sequence[str] = ()) -> KeyPair:
+    """A self-signed RSA-2048 certificate; ``hostnames`` makes it a TLS server's (SAN, EKU)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64])])
     now = dt.datetime.now(dt.UTC)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -77,20 +79,35 @@ def generate(common_name: str, *, days: int = 3650) -> KeyPair:
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
     )
-    return KeyPair(key, cert)
+    if hostnames:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([_general_name(host) for host in hostnames]),
+            critical=False,
+        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    return KeyPair(key, builder.sign(key, hashes.SHA256()))
 
 
-def load_or_create(keys_dir: Path, name: str, common_name: str | None = None) -> KeyPair:
-    """Return the key pair ``name`` from ``keys_dir``, creating it on first call."""
+def _general_name(host: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
+
+
+def load_or_create(keys_dir: Path, name: str, common_name: str | None = None,
+                   *, hostnames: Sequence[str] = ()) -> KeyPair:
+    """Return the key pair ``name`` from ``keys_dir``, creating it on first call.
+
+    ``hostnames`` only shape a pair created now: an existing one is returned as it is.
+    """
     cache_key = (keys_dir.resolve(), name)
     with _lock:
         if cache_key in _cache:
             return _cache[cache_key]
         pair = _read_pair(keys_dir, name)
         if pair is None:
-            pair = generate(common_name or f"gar-testbed {name}")
+            pair = generate(common_name or f"gar-testbed {name}", hostnames=hostnames)
             _write_pair(keys_dir, name, pair)
         _cache[cache_key] = pair
         return pair

@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     # Trust the client certificate a TLS-terminating proxy forwards in X-SSL-Client-Cert
     # (nginx's $ssl_client_escaped_cert). Only behind such a proxy: anyone can send the header.
     api_trust_proxy_cert_header: bool = False
+    # Mutual TLS served by `gar-testbed up` itself: the machine APIs also on this port, where
+    # the handshake requires a client certificate trusted by api_tls_client_ca_file (CAs, or
+    # the clients' certificates themselves). The server's certificate and key default to
+    # keys/api-tls.crt and .key, generated on first start.
+    api_tls_port: int | None = Field(default=None, ge=0, le=65535)
+    api_tls_client_ca_file: Path | None = None
+    api_tls_cert_file: Path | None = None
+    api_tls_key_file: Path | None = None
     # Audit records older than this are removed by `gar-testbed audit purge` (issue 5).
     audit_retention_days: int = Field(default=365, ge=1, le=3650)
     # Statistics an officer or a provider reads show no count below this (1: show all):

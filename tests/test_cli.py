@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -287,25 +290,39 @@ def test_serve_runs_every_app_and_stopping_one_stops_them_all() -> None:
     assert all(server.should_exit for server in servers)
 
 
-def test_up_serves_the_testbed_until_ctrl_c(tmp_path: Path) -> None:
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Running:
+    process: Any
+    banner: str
+    out: str = ""
+    err: str = ""
+
+
+@contextlib.contextmanager
+def _up(tmp_path: Path, ports: tuple[int, int, int], **env_extra: str):
+    """`gar-testbed up` in a subprocess, once its banner is printed.
+
+    Leaving the block sends Ctrl-C and collects the rest of its output in ``out`` and ``err``
+    (killed if it does not stop).
+    """
     import os
     import signal
-    import socket
     import subprocess
     import sys
     import time
 
-    import httpx
-
-    def free_port() -> int:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            return probe.getsockname()[1]
-
-    broker, idp, provider = free_port(), free_port(), free_port()
+    broker, idp, provider = ports
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAR_")} | {
         "PYTHONUNBUFFERED": "1"
-    }
+    } | env_extra
     command = [sys.executable, "-m", "services.cli", "--data-dir", str(tmp_path),
                "--broker-port", str(broker), "--idp-port", str(idp),
                "--provider-port", str(provider), "up"]  # fmt: skip
@@ -322,7 +339,22 @@ def test_up_serves_the_testbed_until_ctrl_c(tmp_path: Path) -> None:
             lines.append(line)
             if "Ctrl-C" in line:
                 break
-        banner = "".join(lines)
+        running = Running(process, "".join(lines))
+        yield running
+        process.send_signal(signal.SIGINT)
+        running.out, running.err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_up_serves_the_testbed_until_ctrl_c(tmp_path: Path) -> None:
+    import httpx
+
+    broker, idp, provider = _free_port(), _free_port(), _free_port()
+    with _up(tmp_path, (broker, idp, provider)) as up:
+        process, banner = up.process, up.banner
         resource_url = f"http://127.0.0.1:{provider}/resource/manuel-maths-4e"
         assert resource_url in banner, banner + process.stderr.read()
         assert f"http://127.0.0.1:{broker}/" in banner
@@ -330,24 +362,59 @@ def test_up_serves_the_testbed_until_ctrl_c(tmp_path: Path) -> None:
         first_hop = _get_when_listening(httpx, resource_url)
         assert first_hop.is_redirect
         assert first_hop.headers["location"].startswith(f"http://127.0.0.1:{broker}/")
-
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    out, err = up.out, up.err
     assert process.returncode == 0, err
     assert out.strip().endswith("Arrêté.")
     assert "Traceback" not in err
 
 
-def _get_when_listening(httpx, url: str):
+def test_up_without_the_clients_ca_file_refuses_mutual_tls_in_one_line(
+    run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GAR_API_TLS_PORT", "0")
+    result = run("--broker-port", "0", "--idp-port", "0", "--provider-port", "0", "up")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("erreur : GAR_API_TLS_PORT demande "
+                                    "GAR_API_TLS_CLIENT_CA_FILE")
+    assert "Préparation" not in result.stdout  # refused before anything was prepared
+
+
+def test_up_serves_the_machine_apis_over_mutual_tls(run, tmp_path: Path) -> None:
+    import ssl
+
+    import httpx
+
+    from services.keys import generate
+
+    client = generate("distributeur.example")
+    (tmp_path / "client.crt").write_bytes(client.cert_pem)
+    (tmp_path / "client.key").write_bytes(client.key_pem)
+    added = run("client", "add", "--kind", "distributor", "--ident", "333333333_0000000000000003",
+                "--name", "Par TLS", "--cert", str(tmp_path / "client.crt"))
+    assert added.exit_code == 0, added.output
+    tls_port = _free_port()
+    ca = {"GAR_API_TLS_PORT": str(tls_port),
+          "GAR_API_TLS_CLIENT_CA_FILE": str(tmp_path / "client.crt")}
+    with _up(tmp_path, (_free_port(), _free_port(), _free_port()), **ca) as up:
+        base = f"https://127.0.0.1:{tls_port}/abonnements-ws"
+        assert base in up.banner, up.banner + up.process.stderr.read()
+        with_cert = ssl.create_default_context(cafile=tmp_path / "keys" / "api-tls.crt")
+        with_cert.load_cert_chain(tmp_path / "client.crt", tmp_path / "client.key")
+        listed = _get_when_listening(httpx, f"{base}/abonnements", verify=with_cert)
+        without = ssl.create_default_context(cafile=tmp_path / "keys" / "api-tls.crt")
+        with pytest.raises(httpx.TransportError):
+            httpx.request("GET", f"{base}/abonnements", verify=without, timeout=10)
+    assert listed.status_code == 200
+    assert b"abonnements" in listed.content
+    assert up.process.returncode == 0, up.err
+
+
+def _get_when_listening(httpx, url: str, **options):
     import time
 
     for _ in range(100):
         try:
-            return httpx.get(url, follow_redirects=False, timeout=5)
+            return httpx.get(url, follow_redirects=False, timeout=5, **options)
         except httpx.ConnectError:
             time.sleep(0.05)
     raise AssertionError(f"nothing answered on {url}")

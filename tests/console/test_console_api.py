@@ -89,6 +89,24 @@ async def test_assign_list_and_withdraw_through_the_api(
     assert after == before
 
 
+async def test_a_group_is_assigned_through_the_api(
+    browser: httpx.AsyncClient, testbed_settings: Settings, head: httpx.Response
+) -> None:
+    csrf = await _csrf(browser, testbed_settings)
+    made = await _post(browser, testbed_settings, f"etablissements/{COLLEGE}/affectations",
+                       {"subscription_id": MATHS, "target_kind": "group",
+                        "target_value": "LATIN4"}, csrf)
+    assert made.status_code == 201, made.text
+    assert (made.json()["target_kind"], made.json()["target_value"]) == ("group", "LATIN4")
+    assigned = await browser.get(_api(testbed_settings, f"etablissements/{COLLEGE}/affectations"),
+                                 params={"abonnement": MATHS})
+    assert ("group", "LATIN4") in {(a["target_kind"], a["target_value"]) for a in assigned.json()}
+    unknown = await _post(browser, testbed_settings, f"etablissements/{COLLEGE}/affectations",
+                          {"subscription_id": MATHS, "target_kind": "group",
+                           "target_value": "4A"}, csrf)  # a class, not a group
+    _problem(unknown, 404, "licence.unknown_target")
+
+
 async def test_a_change_without_the_csrf_header_is_refused(
     browser: httpx.AsyncClient, testbed_settings: Settings, head: httpx.Response
 ) -> None:

@@ -115,6 +115,33 @@ async def test_withdrawing_an_assignment_gives_transferable_licences_back(
     assert _counter(after, "ELEVE") == (used, left)
 
 
+async def test_a_group_assignment_covers_the_groups_pupils_and_not_its_classes(
+    browser: httpx.AsyncClient, testbed_settings: Settings, head: httpx.Response
+) -> None:
+    page = await browser.get(_subscription_page(testbed_settings, MATHS))
+    row_4a = lxml.html.fromstring(page.text).xpath(
+        '//table[@id="assignments"]//tr[@data-kind="division"][@data-value="4A"]')[0]
+    withdrawn = await walk(browser, await browser.post(  # the Latin pupil of 4A loses hers
+        _url(testbed_settings, f"{COLLEGE}/affectations/{row_4a.get('data-assignment')}/retrait"),
+        data={"csrf_token": csrf_of(page)}))
+    used, left = _counter(withdrawn, "ELEVE")
+    assert lxml.html.fromstring(withdrawn.text).xpath(
+        '//select[@id="target-group"]/option[@value="LATIN4"]')
+
+    answer = await _assign(browser, testbed_settings, csrf_of(withdrawn), "group", "LATIN4")
+    assert answer.status_code == 303
+    after = await walk(browser, answer)
+    assert ("group", "LATIN4") in _assigned(after)
+    # LATIN4 draws from 4A and 4B, but covers its own pupils only: one.
+    assert _counter(after, "ELEVE") == (used + 1, left - 1)
+
+    browser.cookies.clear()
+    start = await browser.get(f"{testbed_settings.provider_base}/resource/manuel-maths-4e")
+    login_page = await walk(browser, start)
+    resource = await walk(browser, await log_in(browser, login_page, "eleve.assigne"))
+    assert verdict(resource) == "ok", resource.text[:500]
+
+
 async def test_assigning_more_licences_than_are_left_is_refused_and_writes_nothing(
     browser: httpx.AsyncClient, testbed_settings: Settings, head: httpx.Response
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from services.attributes import CATALOGUE, PROFILES
-from services.dataset import Dataset, build
+from services.dataset import Dataset, Person, build
 from services.uai import is_valid_uai
 from tests.domain.conftest import PROVIDER_BASE, TODAY
 
@@ -124,3 +124,30 @@ def test_validity_spans_the_school_years_around_today() -> None:
     maths = next(s for s in data.subscriptions if s.type == "INDIV")
     assert maths.start.date() == date(2025, 9, 1)
     assert maths.end.date() == date(2027, 8, 31)
+
+
+def _teachers_by_college(data: Dataset, fixed: set[str]) -> dict[str, list[Person]]:
+    colleges = [e.uai for e in data.establishments if e.uai not in fixed]
+    return {uai: [p for p in data.persons if (uai, "National_ens") in p.profiles]
+            for uai in colleges}
+
+
+def test_extra_colleges_get_the_teachers_asked_for_each_with_a_class_there() -> None:
+    fixed = {e.uai for e in build(provider_base=PROVIDER_BASE, today=TODAY).establishments}
+    data = build(provider_base=PROVIDER_BASE, today=TODAY, establishments=2,
+                 students_per_establishment=60, teachers_per_establishment=7)
+    by_college = _teachers_by_college(data, fixed)
+    assert [len(teachers) for teachers in by_college.values()] == [7, 7]
+    for uai, teachers in by_college.items():
+        classes = {g.code for g in data.groups if g.uai == uai and g.status == "DIVISION"}
+        assert all({code for u, code, _ in t.divisions if u == uai} <= classes and t.divisions
+                   for t in teachers)
+        assert {code for t in teachers for _, code, _ in t.divisions} == classes  # all taught
+        assert [t.respaff for t in teachers].count((uai,)) == 1  # one assignment officer
+
+
+def test_by_default_an_extra_college_has_one_teacher_per_two_classes() -> None:
+    fixed = {e.uai for e in build(provider_base=PROVIDER_BASE, today=TODAY).establishments}
+    data = build(provider_base=PROVIDER_BASE, today=TODAY, establishments=1,
+                 students_per_establishment=60)  # 3 classes of at most 25
+    assert [len(t) for t in _teachers_by_college(data, fixed).values()] == [2]

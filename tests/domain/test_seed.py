@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from broker import models
 from broker.db import session_factory
 from broker.seed import seed
+from services import scolomfr
 from services.dataset import Dataset, DeclaredAttribute
 
 COUNTED = (models.Establishment, models.Person, models.PersonProfile, models.Group,
@@ -36,6 +38,24 @@ def test_seed_writes_the_whole_academy(migrated: Engine, academy: Dataset) -> No
     assert counts["assignments"] == len(academy.assignments)
     assert counts["resource_attributes"] == sum(len(r.attributes) for r in academy.resources)
     assert summary.created > 0
+
+
+def test_every_seeded_resource_carries_the_gar_identifier_shapes_and_known_terms(
+    migrated: Engine, academy: Dataset
+) -> None:
+    with session_factory(migrated)() as session:
+        seed(session, academy)
+        session.commit()
+        resources = session.scalars(select(models.Resource)).all()
+    assert len(resources) == len(academy.resources)
+    for resource in resources:
+        assert re.fullmatch(r"[0-9]{9}_[0-9]{16}", resource.editor_id), resource.id  # SIREN_n
+        assert re.fullmatch(r"ark:/[0-9]{5}/[0-9a-z]+", resource.id), resource.id
+        assert resource.presentation in scolomfr.PRESENTATIONS, resource.id
+        for field, vocabulary in scolomfr.VOCABULARIES.items():
+            ids = getattr(resource, field) or []
+            assert ids, (resource.id, field)  # every seeded resource is described
+            assert set(ids) <= set(vocabulary), (resource.id, field, ids)
 
 
 def test_seeding_twice_changes_nothing(migrated: Engine, academy: Dataset) -> None:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
 import pytest
+from lxml import etree
 from typer.testing import CliRunner
 
 from services.cli import app
+from services.uai import make_uai
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +49,34 @@ def test_importing_the_seeded_files_again_reports_no_change(data_dir: Path) -> N
         result.output)
     assert result.output.strip().splitlines()[-1] == (
         "Import terminé : 10 fichiers, 0 ajoutés, 0 modifiés, 0 supprimés.")
+
+
+def _terminal_frames(data_dir: Path, *files: Path) -> list[str]:
+    """Run ``import`` as in a terminal (rich sees a TTY, without colours); what it drew,
+    one frame (line or redraw) at a time, cursor controls removed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GAR_")} | {
+        "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1", "NO_COLOR": "1", "COLUMNS": "140"}
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "--data-dir", str(data_dir), "import",
+         *map(str, files)], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    drawn = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", done.stdout)
+    return [frame.strip() for frame in re.split(r"[\r\n]+", drawn) if frame.strip()]
+
+
+def test_each_file_shows_a_progress_bar_that_ends_full_at_its_size(data_dir: Path) -> None:
+    files = [next((data_dir / "feed").glob(f"*_2D_{kind}_*.xml")) for kind in ("Etab", "Eleve")]
+    frames = _terminal_frames(data_dir, *files)
+
+    for path in files:
+        size = path.stat().st_size
+        assert 1000 <= size < 1_000_000  # shown in kB with one decimal, as below
+        total = f"{size / 1000:.1f}"
+        bars = [f for f in frames if f.startswith(path.name) and f.endswith(" kB")]
+        assert re.fullmatch(rf"{re.escape(path.name)}\s+━{{30,}}\s+{total}/{total} kB", bars[-1])
+        assert any(f.startswith(f"{path.name} ({path.name.split('_')[-2]}) : ")
+                   for f in frames)  # its summary line
+    assert frames[-1].startswith("Import terminé : 2 fichiers")
 
 
 def test_an_export_archive_is_unpacked_and_imported_in_order(data_dir: Path,
@@ -101,6 +135,17 @@ def _export(data_dir: Path, folder: Path, *, md5: str | None) -> Path:
     if md5 is not None:
         (folder / f"{archive.name}.md5").write_text(md5)
     return archive
+
+
+def test_seed_takes_the_number_of_teachers_per_extra_college(tmp_path: Path) -> None:
+    result = run(tmp_path, "seed", "--establishments", "1", "--students-per-establishment", "30",
+                 "--teachers-per-establishment", "4")
+    assert result.exit_code == 0, result.output
+    feed = etree.parse(next((tmp_path / "feed").glob("*_2D_Enseignant_*.xml")))
+    ns = {"g": "http://data.education.fr/ns/gar"}
+    profiles = feed.xpath("//g:GAREnseignant/g:GARPersonProfils[g:GARStructureUAI = $uai]"
+                          "/g:GARPersonProfil/text()", namespaces=ns, uai=make_uai(3_600_000))
+    assert profiles == ["National_ens"] * 4
 
 
 def test_an_export_whose_md5_matches_is_imported(data_dir: Path, tmp_path: Path) -> None:

@@ -111,6 +111,19 @@ def test_a_duplicate_group_key_is_refused(seeded: sessionmaker[Session], academy
     assert refused(seeded, bad, "feed.duplicate_key").line == line_of(bad, group) + 1
 
 
+@pytest.mark.parametrize("tag", [b"GAREnsGroupeMatiere", b"GAREnsClasseMatiere"])
+def test_a_teachers_group_and_subjects_twice_are_refused(
+    seeded: sessionmaker[Session], academy: Dataset, tag: bytes
+) -> None:
+    content = feed_files(academy)["Groupe"]
+    start = content.index(b"<" + tag)
+    taught = content[start: content.index(b"</" + tag + b">", start) + len(tag) + 3]
+    bad = content.replace(taught, taught + b"\n" + taught, 1)
+    error = refused(seeded, bad, "feed.duplicate_key")
+    assert error.line == line_of(bad, taught) + 1
+    assert tag.decode() in error.reason
+
+
 def test_an_unknown_establishment_is_refused(seeded: sessionmaker[Session],
                                              academy: Dataset) -> None:
     content = renamed(feed_files(academy)["Eleve"])

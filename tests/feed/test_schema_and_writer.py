@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 
+import pytest
 from lxml import etree
 
 from services.dataset import Dataset, build
 from services.feed.names import MAX_NODES_PER_FILE, parse_name
-from services.feed.schema import file_schema
+from services.feed.schema import XS, file_schema, xsd_bytes
 from services.feed.writer import documents
 from tests.feed.conftest import AT
 
@@ -46,3 +48,54 @@ def test_the_default_academy_does_not_change_with_the_size_parameters() -> None:
     today = datetime(2026, 9, 1, tzinfo=UTC).date()
     assert build(provider_base="http://p", today=today) == build(
         provider_base="http://p", today=today, establishments=0, students_per_establishment=0)
+
+
+#: Every identity constraint of the shipped schemas: (variant, file kind, element, name).
+KEYS = [
+    ("2d", "Eleve", "GAREleve", "EleveKey"),
+    ("2d", "Eleve", "GARPersonMEF", "EleveMEFKey"),
+    ("2d", "Eleve", "GAREleveEnseignement", "EleveEnseignementKey"),
+    ("2d", "Enseignant", "GAREnseignant", "EnseignantKey"),
+    ("2d", "Enseignant", "GARPersonMEF", "EnseignantMEFKey"),
+    ("2d", "RespAff", "GARRespAff", "RespAffKey"),
+    ("2d", "Etab", "GAREtab", "EtabKey"),
+    ("2d", "Etab", "GARMEF", "MEFKey"),
+    ("2d", "Etab", "GARMatiere", "MatiereKey"),
+    ("2d", "Groupe", "GARGroupe", "GroupeKey"),
+    ("2d", "Groupe", "GARPersonGroupe", "PersonGroupeKey"),
+    ("2d", "Groupe", "GAREnsGroupeMatiere", "EnsGroupeMatiereKey"),
+    ("2d", "Groupe", "GAREnsClasseMatiere", "EnsClasseMatiereKey"),
+    ("1d", "Eleve", "GAREleve", "EleveKey"),
+    ("1d", "Eleve", "GARPersonMEFSTAT4", "EleveMEFSTAT4Key"),
+    ("1d", "Enseignant", "GAREnseignant", "EnseignantKey"),
+    ("1d", "Enseignant", "GARPersonMEFSTAT4", "EnseignantMEFSTAT4Key"),
+    ("1d", "RespAff", "GARRespAff", "RespAffKey"),
+    ("1d", "Etab", "GAREtab", "EtabKey"),
+    ("1d", "Groupe", "GARGroupe", "GroupeKey"),
+    ("1d", "Groupe", "GARPersonGroupe", "PersonGroupeKey"),
+]
+
+
+def test_every_key_of_the_shipped_schemas_is_tested_below() -> None:
+    for variant in ("2d", "1d"):
+        xsd = etree.fromstring(xsd_bytes(variant))
+        declared = sorted(c.get("name") for c in xsd.iter(f"{{{XS}}}key", f"{{{XS}}}unique"))
+        assert declared == sorted(name for v, _, _, name in KEYS if v == variant)
+
+
+@pytest.mark.parametrize(("variant", "kind", "tag", "constraint"), KEYS,
+                         ids=[f"{v}-{name}" for v, _, _, name in KEYS])
+def test_the_shipped_schema_refuses_a_duplicate_of_each_key(
+    academy: Dataset, variant: str, kind: str, tag: str, constraint: str
+) -> None:
+    marker = f"_{variant.upper()}_{kind}_"
+    content = next(c for name, c in documents(academy, at=AT) if marker in name)
+    root = etree.fromstring(content)
+    schema = file_schema(variant)
+    assert schema.validate(root), schema.error_log
+    first = next(child for child in root if etree.QName(child).localname == tag)
+    first.addnext(copy.deepcopy(first))  # the same element twice, in its section
+
+    assert not schema.validate(root)
+    assert f"identity-constraint '{{{etree.QName(root).namespace}}}{constraint}'" in str(
+        schema.error_log), schema.error_log

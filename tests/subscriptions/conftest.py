@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -26,6 +27,9 @@ from services import dataset
 from services.keys import KeyPair, generate
 from services.settings import Settings
 from tests.backends import BACKENDS, postgres_schema
+
+if TYPE_CHECKING:
+    from services.cli import Service
 
 NS = "http://www.atosworldline.com/wsabonnement/v1.0/"
 OWN = dataset.MOCK_DISTRIBUTOR  # distributes the seeded mock resources
@@ -58,13 +62,21 @@ def database_url(
 
 def _serve(settings_list: list[Settings]) -> Iterator[list[str]]:
     from broker.app import create_app
-    from services.cli import Service, bind, make_servers, serve
+    from services.cli import Service, bind
 
     sockets = [bind("127.0.0.1", 0) for _ in settings_list]
     services = [
         Service(f"broker{i}", create_app(s), sock)
         for i, (s, sock) in enumerate(zip(settings_list, sockets, strict=True))
     ]
+    for _ in serve_in_thread(services):
+        yield [f"http://127.0.0.1:{sock.getsockname()[1]}/abonnements-ws" for sock in sockets]
+
+
+def serve_in_thread(services: list[Service]) -> Iterator[None]:
+    """Serve ``services`` as ``gar-testbed up`` does, in a thread, until the generator closes."""
+    from services.cli import make_servers, serve
+
     servers = make_servers(services, access_log=False)
     failure: list[BaseException] = []
 
@@ -84,13 +96,13 @@ def _serve(settings_list: list[Settings]) -> Iterator[list[str]]:
             pytest.fail("the broker did not start within 30 s")
         time.sleep(0.02)
     try:
-        yield [f"http://127.0.0.1:{sock.getsockname()[1]}/abonnements-ws" for sock in sockets]
+        yield
     finally:
         for server in servers:
             server.should_exit = True
         thread.join(timeout=15)
-        for sock in sockets:
-            sock.close()
+        for service in services:
+            service.sock.close()
 
 
 @pytest.fixture(scope="package")
