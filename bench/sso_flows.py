@@ -230,6 +230,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=0,
                         help="flows in flight at full rate (default 4 per worker)")
     parser.add_argument("--driver-processes", type=int, default=2)
+    parser.add_argument("--http", choices=("auto", "h11", "httptools"), default="auto",
+                        help="uvicorn's HTTP parser (auto: httptools, a dependency)")
+    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+                        help="uvicorn's event loop (auto: uvloop, a dependency)")
     parser.add_argument("--protocol", default="saml", choices=("saml", "oidc"),
                         help="the provider's protocol toward the broker (sso_driver.FLOWS)")
     parser.add_argument("--py-spy", type=Path, metavar="FILE",
@@ -272,7 +276,7 @@ def main() -> None:
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "uvicorn", "--factory", "broker.app:create_app",
          "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-         "--no-access-log", "--log-level", "warning"],
+         "--no-access-log", "--log-level", "warning", "--http", args.http, "--loop", args.loop],
         cwd=ROOT, env={**os.environ, **env})
     try:
         wait_http(f"{settings.broker_base}/health")
@@ -280,7 +284,8 @@ def main() -> None:
         bench_dir = str(Path(__file__).resolve().parent)
         driver_env = {**env, "PYTHONPATH": os.pathsep.join([bench_dir, str(ROOT)])}
         sys.path.insert(0, bench_dir)
-        conditions = (f"store {args.store}, {args.workers} uvicorn workers, "
+        conditions = (f"store {args.store}, {args.workers} uvicorn workers "
+                      f"(--http {args.http}, --loop {args.loop}), "
                       f"{len(subjects):,} people who may log in "
                       f"({args.establishments} establishments), protocol {args.protocol}, "
                       f"driver {processes} processes on the same machine")

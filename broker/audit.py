@@ -27,9 +27,9 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from broker.domain import Authentication, Grant, Refusal, Release
@@ -186,20 +186,38 @@ def record(
     return entry
 
 
-_RECORD_COLUMNS = tuple(c.key for c in AuditRecord.__table__.columns if c.key != "id")
+_RECORDS = cast(Table, AuditRecord.__table__)
+_HEAD = cast(Table, AuditHead.__table__)
+_RECORD_COLUMNS = tuple(c.key for c in _RECORDS.columns if c.key != "id")
+
+# The append's statements, built once on the tables (Core: no ORM bulk-update machinery), with
+# bound parameters (``b_`` + column): building them per login, with the values inlined, cost
+# more than running them.
+_LOCK = (
+    update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(last_id=_HEAD.c.last_id)
+    .returning(_HEAD.c.last_hash)
+)
+_INSERT = insert(_RECORDS).values(
+    {key: bindparam(f"b_{key}", type_=_RECORDS.c[key].type) for key in _RECORD_COLUMNS}
+).returning(_RECORDS.c.id)
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(
+    last_id=bindparam("b_last_id"), last_hash=bindparam("b_last_hash")
+)
+_APPENDED = _INSERT.cte("appended")
+_INSERT_AND_MOVE_HEAD = (  # PostgreSQL: the INSERT as a data-modifying CTE of the UPDATE
+    update(_HEAD).add_cte(_APPENDED).where(_HEAD.c.id == _HEAD_ID)
+    .values(last_id=select(_APPENDED.c.id).scalar_subquery(), last_hash=bindparam("b_last_hash"))
+    .returning(_HEAD.c.last_id)
+)
 
 
 def _lock_for_append(session: Session) -> str:
     """Take the append lock and read the chain's last hash: one UPDATE … RETURNING."""
-    locked = session.execute(
-        update(AuditHead).where(AuditHead.id == _HEAD_ID).values(last_id=AuditHead.last_id)
-        .returning(AuditHead.last_hash)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    locked = session.execute(_LOCK).scalar_one_or_none()
     if locked is None:
         # Only for a schema made without the migration (which creates the row).
         return _lock_head(session).last_hash
-    return locked
+    return str(locked)
 
 
 def _append(session: Session, entry: AuditRecord) -> int:
@@ -208,24 +226,13 @@ def _append(session: Session, entry: AuditRecord) -> int:
     Core statements, not the unit of work: no flush, no identity-map bookkeeping. On
     PostgreSQL the INSERT is a data-modifying CTE of the head's UPDATE (one round trip).
     """
-    row = {key: getattr(entry, key) for key in _RECORD_COLUMNS}
+    values: dict[str, Any] = {f"b_{key}": getattr(entry, key) for key in _RECORD_COLUMNS}
+    values["b_last_hash"] = entry.hash
     if session.get_bind().dialect.name == "postgresql":
-        appended = insert(AuditRecord).values(row).returning(AuditRecord.id).cte("appended")
-        new_id = session.execute(
-            update(AuditHead).add_cte(appended).where(AuditHead.id == _HEAD_ID)
-            .values(last_id=select(appended.c.id).scalar_subquery(), last_hash=entry.hash)
-            .returning(AuditHead.last_id)
-            .execution_options(synchronize_session=False)
-        ).scalar_one()
+        new_id = session.execute(_INSERT_AND_MOVE_HEAD, values).scalar_one()
     else:
-        new_id = session.execute(
-            insert(AuditRecord).values(row).returning(AuditRecord.id)
-        ).scalar_one()
-        session.execute(
-            update(AuditHead).where(AuditHead.id == _HEAD_ID)
-            .values(last_id=new_id, last_hash=entry.hash)
-            .execution_options(synchronize_session=False)
-        )
+        new_id = session.execute(_INSERT, values).scalar_one()
+        session.execute(_MOVE_HEAD, {"b_last_id": new_id, "b_last_hash": entry.hash})
     held = session.identity_map.get(session.identity_key(AuditHead, _HEAD_ID))
     if held is not None:
         session.expire(held)  # an AuditHead loaded earlier in this session is now stale
