@@ -60,7 +60,7 @@ def to_identity_provider(
     session: Session, broker: Broker, state: LoginState, now: datetime
 ) -> Response:
     with session.no_autoflush:  # the new login state is inserted once, complete, at commit
-        found = sorted(session.execute(_IDENTITY_PROVIDERS).tuples(),
+        found = sorted(session.execute(_IDENTITY_PROVIDERS).all(),
                        key=lambda row: (row[0] != "saml", row[1]))
         if not found:
             raise FlowError("sso.no_identity_provider", "", 503)

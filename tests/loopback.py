@@ -17,18 +17,31 @@ from services.cli import Service, make_servers, serve
 
 
 @contextmanager
-def serving(services: Sequence[Service], name: str) -> Iterator[None]:
-    """Run ``services`` in a thread until the block ends; fail the test if they never start."""
+def serving(services: Sequence[Service], name: str, *, timeout: float = 30.0) -> Iterator[None]:
+    """Run ``services`` as ``gar-testbed up`` does, in a thread, until the block ends.
+
+    Fails the test if they never start (with the reason), and raises what stopped a server
+    while the block ran. The services' sockets are closed afterwards.
+    """
     servers = make_servers(services, access_log=False)
-    thread = threading.Thread(target=lambda: asyncio.run(serve(services, servers)),
-                              name=name, daemon=True)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(serve(services, servers))
+        except BaseException as exc:  # reported here, in the test's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not all(s.started for s in servers):
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail(f"{name} did not start")
-        time.sleep(0.05)
     try:
+        deadline = time.monotonic() + timeout
+        while not all(s.started for s in servers):
+            if failure or not thread.is_alive():
+                pytest.fail(f"{name} did not start: {failure[0] if failure else 'thread ended'}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"{name} did not start within {timeout:.0f} s")
+            time.sleep(0.02)
         yield
     finally:
         for server in servers:
@@ -36,6 +49,9 @@ def serving(services: Sequence[Service], name: str) -> Iterator[None]:
         thread.join(timeout=15)
         for service in services:
             service.sock.close()
+    assert not thread.is_alive(), f"{name} did not stop within 15 s"
+    if failure:
+        raise failure[0]
 
 
 def free_port() -> int:

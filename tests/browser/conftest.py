@@ -7,10 +7,7 @@ dir. `page` is a fresh browser context per test, so cookies never leak between j
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from services.settings import Settings
+from tests.loopback import serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -41,7 +39,7 @@ START_TIMEOUT_SECONDS = 30.0
 def live_testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """The three services, prepared and listening on free loopback ports, until the module ends."""
     from broker.bootstrap import prepare
-    from services.cli import bind, build_services, make_servers, serve
+    from services.cli import bind, build_services
 
     sockets = [bind("127.0.0.1", 0) for _ in range(3)]
     broker_port, idp_port, provider_port = (sock.getsockname()[1] for sock in sockets)
@@ -63,35 +61,8 @@ def live_testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]
         for sock in sockets:
             sock.close()
         raise
-    servers = make_servers(services, access_log=False)
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            asyncio.run(serve(services, servers))
-        except BaseException as exc:  # reported by the fixture, in the test's thread
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name="live-testbed", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while not all(server.started for server in servers):
-        if failure or not thread.is_alive():
-            pytest.fail(f"the testbed did not start: {failure[0] if failure else 'thread ended'}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"the testbed did not start within {START_TIMEOUT_SECONDS:.0f} s")
-        time.sleep(0.05)
-    try:
+    with serving(services, "the testbed", timeout=START_TIMEOUT_SECONDS):
         yield settings
-    finally:
-        for server in servers:
-            server.should_exit = True
-        thread.join(timeout=15)
-        for sock in sockets:
-            sock.close()
-    assert not thread.is_alive(), "the testbed did not stop within 15 s"
-    if failure:
-        raise failure[0]
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,7 @@ provider mock twice, careful and naive, both trusting the sandbox in the broker'
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +15,7 @@ from services.conformance.runner import Target
 from services.conformance.sandbox import Sandbox
 from services.conformance.verdict import VerdictRule
 from services.settings import Settings
+from tests.loopback import serving
 
 RESOURCE = "manuel-maths-4e"
 RESOURCE_ID = "ark:/99999/r10001"
@@ -60,7 +58,7 @@ class Live:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     from provider_mock.app import create_app as provider_app
-    from services.cli import Service, bind, make_servers, serve
+    from services.cli import Service, bind
 
     variants: dict[str, dict[str, object]] = {
         "careful": {}, "strict": {"provider_unsolicited": False, "provider_acs_redirect": True},
@@ -79,20 +77,5 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     services = [Service("sandbox", sandbox_module.create_app(box), sockets[0])] + [
         Service(name, provider_app(settings), sock)
         for (name, settings), sock in zip(providers.items(), sockets[1:], strict=True)]
-    servers = make_servers(services, access_log=False)
-    thread = threading.Thread(target=lambda: asyncio.run(serve(services, servers)),
-                              name="conformance-targets", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not all(s.started for s in servers):
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the conformance targets did not start")
-        time.sleep(0.05)
-    try:
+    with serving(services, "the conformance targets"):
         yield Live(box, sandbox_dir, providers)
-    finally:
-        for server in servers:
-            server.should_exit = True
-        thread.join(timeout=15)
-        for sock in sockets:
-            sock.close()

@@ -3,10 +3,7 @@ sandbox's CAS server served by the run itself (its tickets live there)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +12,7 @@ from typer.testing import CliRunner
 
 from services.cli import app
 from services.settings import Settings
+from tests.loopback import serving
 
 MARKER = 'data-result="ok"'
 
@@ -24,7 +22,7 @@ def publishers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
                                                                             Settings]]:
     """A careful and a naive CAS publisher trusting a sandbox URL the CLI itself serves."""
     from provider_mock.app import create_app as provider_app
-    from services.cli import Service, bind, make_servers, serve
+    from services.cli import Service, bind
 
     free = bind("127.0.0.1", 0)
     sandbox_url = f"http://127.0.0.1:{free.getsockname()[1]}"
@@ -39,23 +37,8 @@ def publishers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     careful, naive = provider(0, False), provider(1, True)
     services = [Service("careful", provider_app(careful), sockets[0]),
                 Service("naive", provider_app(naive), sockets[1])]
-    servers = make_servers(services, access_log=False)
-    thread = threading.Thread(target=lambda: asyncio.run(serve(services, servers)),
-                              name="cas-publishers", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not all(s.started for s in servers):
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the CAS publishers did not start")
-        time.sleep(0.05)
-    try:
+    with serving(services, "the CAS publishers"):
         yield sandbox_url, careful, naive
-    finally:
-        for server in servers:
-            server.should_exit = True
-        thread.join(timeout=15)
-        for sock in sockets:
-            sock.close()
 
 
 def _run(sandbox_url: str, settings: Settings, tmp_path: Path, *extra: str) -> tuple[int, str]:

@@ -3,12 +3,10 @@ loopback, driven in headless Chromium, against provider mocks that trust that sa
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from playwright.sync_api import Page, expect
 from services.settings import Settings
 from tests.browser.conftest import chromium, page  # noqa: F401  (shared browser fixtures)
 from tests.conformance.conftest import RESOURCE
+from tests.loopback import serving
 
 pytestmark = pytest.mark.browser
 CLI = Path(sys.executable).with_name("gar-testbed")
@@ -41,7 +40,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     from provider_mock.app import create_app as provider_app
-    from services.cli import Service, bind, make_servers, serve
+    from services.cli import Service, bind
 
     url = f"http://127.0.0.1:{_free_port()}"
     command = subprocess.Popen(
@@ -59,32 +58,23 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         for (name, options), sock in zip(variants.items(), sockets, strict=True)}
     services = [Service(name, provider_app(settings), sock)
                 for (name, settings), sock in zip(providers.items(), sockets, strict=True)]
-    servers = make_servers(services, access_log=False)
-    thread = threading.Thread(target=lambda: asyncio.run(serve(services, servers)),
-                              name="serve-targets", daemon=True)
-    thread.start()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/", timeout=2).status_code == 200 and all(
-                        s.started for s in servers):
-                    break
-            except httpx.HTTPError:
-                pass
-            if command.poll() is not None or time.monotonic() > deadline:
-                output = command.stdout.read().decode() if command.stdout else ""
-                pytest.fail(f"gar-testbed conformance serve did not start: {output[-2000:]}")
-            time.sleep(0.2)
-        yield Served(url, providers)
+        with serving(services, "the provider mocks"):
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{url}/", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if command.poll() is not None or time.monotonic() > deadline:
+                    output = command.stdout.read().decode() if command.stdout else ""
+                    pytest.fail(f"gar-testbed conformance serve did not start: {output[-2000:]}")
+                time.sleep(0.2)
+            yield Served(url, providers)
     finally:
         command.terminate()
         command.wait(timeout=15)
-        for server in servers:
-            server.should_exit = True
-        thread.join(timeout=15)
-        for sock in sockets:
-            sock.close()
 
 
 def _saml(page: Page, served: Served, mock: str, only: str) -> None:  # noqa: F811

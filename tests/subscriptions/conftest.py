@@ -8,9 +8,6 @@ Runs on SQLite and, when ``TEST_POSTGRES_URL`` is set, on PostgreSQL in a schema
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +24,7 @@ from services import dataset
 from services.keys import KeyPair, generate
 from services.settings import Settings
 from tests.backends import BACKENDS, postgres_schema
+from tests.loopback import serving
 
 if TYPE_CHECKING:
     from services.cli import Service
@@ -75,34 +73,8 @@ def _serve(settings_list: list[Settings]) -> Iterator[list[str]]:
 
 def serve_in_thread(services: list[Service]) -> Iterator[None]:
     """Serve ``services`` as ``gar-testbed up`` does, in a thread, until the generator closes."""
-    from services.cli import make_servers, serve
-
-    servers = make_servers(services, access_log=False)
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            asyncio.run(serve(services, servers))
-        except BaseException as exc:
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name="subscriptions-ws", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not all(server.started for server in servers):
-        if failure or not thread.is_alive():
-            pytest.fail(f"the broker did not start: {failure[0] if failure else 'thread ended'}")
-        if time.monotonic() > deadline:
-            pytest.fail("the broker did not start within 30 s")
-        time.sleep(0.02)
-    try:
+    with serving(services, "subscriptions-ws"):
         yield
-    finally:
-        for server in servers:
-            server.should_exit = True
-        thread.join(timeout=15)
-        for service in services:
-            service.sock.close()
 
 
 @pytest.fixture(scope="package")
