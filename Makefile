@@ -6,7 +6,8 @@ SHELL := /bin/bash
 
 VENV ?= .venv
 STAMP := $(VENV)/.installed
-PYTEST_ARGS ?=
+# One worker per CPU; a test file stays on one worker, so its module-scoped fixtures run once.
+PYTEST_ARGS ?= -n auto --dist loadfile
 
 .PHONY: run test lint venv system-deps clean
 
