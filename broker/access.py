@@ -173,7 +173,7 @@ def _decide_in(
     whole = [s for s in eligible if s.type == "ETABL"]
     if whole:
         return _Held(uai, profile, "ETABL", tuple(s.id for s in whole), ())
-    assignments = _assignments_of(session, person, uai, profile,
+    assignments = _assignments_of(session, person, uai,
                                   [s.id for s in eligible if s.type == "INDIV"])
     if not assignments:
         return "access.no_assignment"
@@ -183,7 +183,7 @@ def _decide_in(
 
 
 def _assignments_of(
-    session: Session, person: PersonView, uai: str, profile: str, subscription_ids: list[str]
+    session: Session, person: PersonView, uai: str, subscription_ids: list[str]
 ) -> list[Assignment]:
     """Assignments of these subscriptions that reach the person in establishment ``uai``.
 
