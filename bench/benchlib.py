@@ -10,6 +10,7 @@ import os
 import platform
 import socket
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -110,3 +111,13 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
         time.sleep(0.2)
+
+
+def py_spy(out: Path, pid: int, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy sampling a server and its workers (collapsed stacks, idle threads left out), for
+    ``sso_profile.py --stacks``."""
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(  # noqa: S603 - the venv's py-spy, our own server
+        [str(spy), "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
+         "--rate", "200", "--gil", "--duration", str(int(seconds) + 1), "--nonblocking",
+         "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -34,7 +34,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchlib import ROOT, free_port, machine, percentile, wait_http
+from benchlib import (
+    ROOT,
+    children,
+    cpu_seconds,
+    free_port,
+    machine,
+    percentile,
+    py_spy,
+    summary_ms,
+    wait_http,
+)
 
 DEFAULT_POSTGRES = "postgresql+psycopg://gar:gar@127.0.0.1:5432/gar_bench"
 ENT = "ENT-BENCH"
@@ -184,7 +194,11 @@ def build(connection: Any, scale: float) -> None:
                   "licence_allocations"):
         cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                        f"(SELECT max(id) FROM {table}))")
-    cursor.execute("ANALYZE")
+    # This schema's tables only: a bare ANALYZE covers the whole database and waits for any
+    # other transaction holding a table of it (another bench's import, say).
+    cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    for (table,) in cursor.fetchall():
+        cursor.execute(f'ANALYZE "{table}"')
     connection.commit()
     print(f"  built in {time.monotonic() - started:.0f} s (ANALYZE done)", flush=True)
 
@@ -198,6 +212,9 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="drop and build the data again")
     parser.add_argument("--samples", type=int, default=2000, help="lists per measurement")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers")
+    parser.add_argument("--py-spy", type=Path, metavar="FILE",
+                        help="sample the server with py-spy during the HTTP pass (collapsed "
+                             "stacks; summarise with sso_profile.py --stacks FILE)")
     args = parser.parse_args()
 
     from sqlalchemy import create_engine, text
@@ -241,9 +258,10 @@ def main() -> None:
     _explain(engine, pairs[0])
     in_process = _in_process(engine, pairs)
     print(f"in process, second pass over the same sample: {_figures(in_process)}", flush=True)
-    http = _http(url, pairs, args.workers)
+    http, server_cpu = _http(url, pairs, args.workers, args.py_spy)
     print(f"HTTP endpoint ({args.workers} uvicorn worker, sequential requests, gzip): "
-          f"{_figures(http)}", flush=True)
+          f"{_figures(http)}; server CPU {server_cpu / len(http) * 1e3:.2f} ms a request",
+          flush=True)
     print(f"summary: mediacentre list at {counts['persons']:,} people / "
           f"{counts['assignments']:,} assignments: p95 {percentile(in_process, 95) * 1e3:.1f} ms"
           f" in process, {percentile(http, 95) * 1e3:.1f} ms over HTTP (target < 10 ms)")
@@ -339,7 +357,9 @@ def _explain(engine: Any, pair: tuple[str, str]) -> None:
         raw.close()
 
 
-def _http(url: str, pairs: list[tuple[str, str]], workers: int) -> list[float]:
+def _http(url: str, pairs: list[tuple[str, str]], workers: int,
+          spy_file: Path | None) -> tuple[list[float], float]:
+    """Latencies of the sequential requests, and the server's CPU seconds spent on them."""
     import httpx
     from sqlalchemy import create_engine
 
@@ -365,8 +385,21 @@ def _http(url: str, pairs: list[tuple[str, str]], workers: int) -> list[float]:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json",
                    "Accept-Encoding": "gzip"}
         timings = []
+        cpu_at_start = 0.0
+        spy = None
         with httpx.Client(base_url=base, headers=headers, timeout=30.0) as client:
+            floor = []
+            for _ in range(300):  # the same client and server around a request that does nothing
+                start = time.perf_counter()
+                client.get("/health").raise_for_status()
+                floor.append(time.perf_counter() - start)
+            print(f"  floor: GET /health through the same client and server: "
+                  f"{summary_ms(floor[50:])}", flush=True)
             for index, (person_id, uai) in enumerate([*pairs[:50], *pairs]):
+                if index == 50:  # the warm-up is over
+                    cpu_at_start = cpu_seconds(children(server.pid))
+                    if spy_file is not None:
+                        spy = py_spy(spy_file, server.pid, len(pairs) * 0.015)
                 start = time.perf_counter()
                 response = client.get(f"/ressources/{ENT}/{uai}/{person_id}")
                 elapsed = time.perf_counter() - start
@@ -374,7 +407,10 @@ def _http(url: str, pairs: list[tuple[str, str]], workers: int) -> list[float]:
                     raise SystemExit(f"{response.status_code}: {response.text[:300]}")
                 if index >= 50:
                     timings.append(elapsed)
-        return timings
+        server_cpu = cpu_seconds(children(server.pid)) - cpu_at_start
+        if spy is not None:
+            spy.wait(timeout=120)
+        return timings, server_cpu
     finally:
         server.terminate()
         server.wait(timeout=30)

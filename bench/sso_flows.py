@@ -42,6 +42,7 @@ from benchlib import (
     free_port,
     machine,
     percentile,
+    py_spy,
     summary_ms,
     wait_http,
 )
@@ -189,15 +190,6 @@ def run(pool: ProcessPoolExecutor, *, processes: int, threads: int, seconds: flo
     }
 
 
-def _py_spy(out: Path, pid: int, seconds: float) -> subprocess.Popen[bytes]:
-    """py-spy sampling every broker process (collapsed stacks, idle threads left out)."""
-    spy = Path(sys.executable).with_name("py-spy")
-    return subprocess.Popen(  # noqa: S603 - the venv's py-spy, our own server
-        [str(spy), "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
-         "--rate", "200", "--gil", "--duration", str(int(seconds) + 1), "--nonblocking",
-         "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 def report(name: str, result: dict[str, float], protocol: str, target: str = "") -> None:
     print(f"{name}: {result['ok']} flows ok of {result['flows']} in {result['elapsed']:.1f} s"
           f" = {result['rate']:.1f} flows/s; broker CPU {result['broker_cpu']:.1f} s"
@@ -296,7 +288,7 @@ def main() -> None:
             print("warm-up (5 s)…", flush=True)
             run(pool, threads=concurrency // processes, seconds=5, rate=None, **common)
             print(f"full rate ({concurrency} in flight, {args.seconds:.0f} s)…", flush=True)
-            spy = _py_spy(args.py_spy, server.pid, args.seconds) if args.py_spy else None
+            spy = py_spy(args.py_spy, server.pid, args.seconds) if args.py_spy else None
             full = run(pool, threads=max(1, concurrency // processes), seconds=args.seconds,
                        rate=None, **common)
             report("full rate", full, args.protocol)

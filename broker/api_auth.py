@@ -30,7 +30,7 @@ from urllib.parse import unquote
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from broker.models import ApiClientRecord
@@ -157,10 +157,18 @@ def _handshake_certificate(request: Request) -> str | None:
     return str(chain[0]) if chain else None
 
 
-def _lookup(session: Session, credentials: tuple[str, str]) -> ApiClientRecord | None:
+def _lookup(session: Session, credentials: tuple[str, str]) -> ApiClient | None:
     how, digest = credentials
-    column = ApiClientRecord.token_sha256 if how == "token" else ApiClientRecord.cert_sha256
-    return session.scalar(select(ApiClientRecord).where(column == digest))
+    row = session.execute(_BY_TOKEN if how == "token" else _BY_CERT, {"digest": digest}).first()
+    return ApiClient(id=row.id, kind=row.kind, ident=row.ident, name=row.name) if row else None
+
+
+# Built once (see broker.trust): every machine request looks its caller up, and building the
+# statement cost more than running it.
+_CLIENT_COLUMNS = (ApiClientRecord.id, ApiClientRecord.kind, ApiClientRecord.ident,
+                   ApiClientRecord.name)
+_BY_TOKEN = select(*_CLIENT_COLUMNS).where(ApiClientRecord.token_sha256 == bindparam("digest"))
+_BY_CERT = select(*_CLIENT_COLUMNS).where(ApiClientRecord.cert_sha256 == bindparam("digest"))
 
 
 def _trusts_cert_header(request: Request) -> bool:
@@ -183,48 +191,54 @@ def authenticate(session: Session, request: Request, kind: str) -> ApiClient | N
         return None
     if credentials is None:
         return None
-    record = _lookup(session, credentials)
-    if record is None or record.kind != kind:
-        return None
-    return _client(record)
+    client = _lookup(session, credentials)
+    return client if client is not None and client.kind == kind else None
 
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="gar-testbed"'}
 
 
-def client_dependency(kind: str) -> Callable[[Request], ApiClient]:
-    """A FastAPI dependency: the calling :class:`ApiClient` of ``kind``, or a 401 problem.
+def require_client(session: Session, request: Request, kind: str) -> ApiClient:
+    """The calling :class:`ApiClient` of ``kind``, looked up in ``session``; or a 401 problem.
 
     ``auth.required`` when no credential came, ``auth.invalid`` when one came and matches no
     client of this kind (unknown token, unknown or unreadable certificate, wrong kind).
+    A handler that needs the database anyway passes its own session: one connection
+    checkout (and its liveness ping) per request instead of two.
     """
+    if kind not in KINDS:
+        raise ValueError(f"unknown client kind {kind!r}")
+    try:
+        credentials = _presented(request, _trusts_cert_header(request))
+    except ValueError:
+        credentials = ("token", "")  # malformed: matches nothing, so "invalid" below
+    if credentials is None:
+        raise ApiProblem(
+            401,
+            "auth.required",
+            "Authentification requise",
+            "Présentez un jeton (Authorization: Bearer) ou un certificat client.",
+            headers=_CHALLENGE,
+        )
+    client = _lookup(session, credentials) if credentials[1] else None
+    if client is None or client.kind != kind:
+        raise ApiProblem(
+            401,
+            "auth.invalid",
+            "Authentification refusée",
+            "Le jeton ou le certificat présenté ne correspond à aucun client autorisé ici.",
+            headers=_CHALLENGE,
+        )
+    return client
+
+
+def client_dependency(kind: str) -> Callable[[Request], ApiClient]:
+    """A FastAPI dependency: :func:`require_client` in a session of its own."""
     if kind not in KINDS:
         raise ValueError(f"unknown client kind {kind!r}")
 
     def dependency(request: Request) -> ApiClient:
-        try:
-            credentials = _presented(request, _trusts_cert_header(request))
-        except ValueError:
-            credentials = ("token", "")  # malformed: matches nothing, so "invalid" below
-        if credentials is None:
-            raise ApiProblem(
-                401,
-                "auth.required",
-                "Authentification requise",
-                "Présentez un jeton (Authorization: Bearer) ou un certificat client.",
-                headers=_CHALLENGE,
-            )
         with request.app.state.broker.sessions() as session:
-            record = _lookup(session, credentials) if credentials[1] else None
-            client = _client(record) if record is not None and record.kind == kind else None
-        if client is None:
-            raise ApiProblem(
-                401,
-                "auth.invalid",
-                "Authentification refusée",
-                "Le jeton ou le certificat présenté ne correspond à aucun client autorisé ici.",
-                headers=_CHALLENGE,
-            )
-        return client
+            return require_client(session, request, kind)
 
     return dependency

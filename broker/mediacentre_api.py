@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from broker import diffusables, mediacentre_list, mediacentre_page, mediacentre_wire
-from broker.api_auth import ApiClient, authenticate, client_dependency
+from broker.api_auth import ApiClient, authenticate, client_dependency, require_client
 
 router = APIRouter()
 router.include_router(mediacentre_page.router)
@@ -47,22 +47,22 @@ def _well_formed(**values: str) -> bool:
 
 @router.get("/ressources/{id_ent}/{uai}/{id_user}")
 @router.get("/resources/{id_ent}/{uai}/{id_user}")
-def list_resources(
-    request: Request,
-    id_ent: str,
-    uai: str,
-    id_user: str,
-    client: Annotated[ApiClient, Depends(_ent_client)],
-) -> Response:
-    """The person's list in one establishment, or the GAR's ``Erreur`` body."""
+def list_resources(request: Request, id_ent: str, uai: str, id_user: str) -> Response:
+    """The person's list in one establishment, or the GAR's ``Erreur`` body.
+
+    The caller is authenticated in the list's own session, not by a dependency with a session
+    of its own: the ENTs ask for this list on every portal page, and one connection checkout
+    per request is cheaper than two (bench/README.md, mediacentre list).
+    """
     where = request.url.path.lstrip("/")
-    if not _well_formed(idENT=id_ent, UAI=uai, idUser=id_user):
-        return mediacentre_wire.erreur("mediacentre.bad_path", where[:300])
-    if client.ident != id_ent:
-        return mediacentre_wire.erreur("mediacentre.other_ent", where)
     broker = request.app.state.broker
     today = datetime.now(UTC).date()
     with broker.sessions() as session:
+        client = require_client(session, request, "ent")
+        if not _well_formed(idENT=id_ent, UAI=uai, idUser=id_user):
+            return mediacentre_wire.erreur("mediacentre.bad_path", where[:300])
+        if client.ident != id_ent:
+            return mediacentre_wire.erreur("mediacentre.other_ent", where)
         try:
             person = mediacentre_list.find(session, id_ent, uai, id_user)
         except mediacentre_list.NotListable as refused:

@@ -36,7 +36,7 @@ from sqlalchemy.sql.selectable import CompoundSelect
 from broker.access import REACHES, reaching
 from broker.directory import load_person, person_of_ent
 from broker.domain import PersonView
-from broker.licences import held_subscriptions
+from broker.licences import HELD
 from broker.models import Assignment, Establishment, Provider, Resource, Subscription
 from services.attributes import audience_of
 from services.scolomfr import VOCABULARIES, Term, terms
@@ -102,9 +102,9 @@ def openable(session: Session, person: PersonView, uai: str, *, today: date) -> 
     individual = {s.id: s.resource_id for s in eligible
                   if s.type == "INDIV" and s.resource_id not in granted | automatic}
     if individual:
-        reached = set(session.scalars(_REACHED, {"uai": uai, **reaching(person, uai)}))
-        held = held_subscriptions(session, person.pk, reached & individual.keys())
-        granted |= {individual[sid] for sid in held}
+        chosen = session.scalars(_REACHED_AND_HELD,
+                                 {"uai": uai, "person_pk": person.pk, **reaching(person, uai)})
+        granted |= {individual[sid] for sid in chosen if sid in individual}
     listed = [_describe(row) for row in candidates
               if row.id in automatic or row.id in granted or row.family_id in granted]
     return sorted(listed, key=lambda item: (item.title.casefold(), item.id))
@@ -186,8 +186,11 @@ def _candidates() -> CompoundSelect[Any]:
 
 
 _CANDIDATES = _candidates()
-_REACHED = (  # the establishment's subscriptions with an assignment reaching the person
+# The establishment's subscriptions with an assignment reaching the person and a licence the
+# person holds: the access decision's two tests (broker.access, broker.licences), in one trip.
+_REACHED_AND_HELD = (
     select(Subscription.id)
     .join(Assignment, Assignment.subscription_id == Subscription.id)
-    .where(Subscription.uai == bindparam("uai"), REACHES)
+    .where(Subscription.uai == bindparam("uai"), REACHES, Subscription.id.in_(HELD))
+    .distinct()
 )
