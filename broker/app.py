@@ -95,6 +95,8 @@ def create_app(
         keypair=ring.current,
         ido_secret=load_secret(settings.keys_dir, "ido"),
         published=ring.published(datetime.now(UTC)),
+        read_sessions=(session_factory(make_engine(settings.database_read_url, read_only=True))
+                       if settings.database_read_url else None),
     )
     app = FastAPI(title="gar-testbed broker", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.broker = broker

@@ -9,6 +9,7 @@ under ``/audit/api`` to a bearer token or to that session, as JSON, CSV or JSON 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -28,6 +29,7 @@ from broker import (
 )
 from broker.audit_access import Reader
 from broker.audit_scope import DECISIONS, AuditError, Filters, Period
+from broker.flow import Broker
 from services import web
 from services.attributes import CATALOGUE
 
@@ -114,28 +116,49 @@ def filters_of(request: Request, now: datetime) -> Filters:
                    decision=_text(request, "decision"))
 
 
+@contextlib.contextmanager
+def _reading(broker: Broker, primary: Session, writes: bool) -> Iterator[Session]:
+    """The session a view reads the trail with: the read replica when one is configured.
+
+    The caller was authenticated on the primary (an audit session opened a moment ago may not
+    have reached the replica yet); that connection is given back before the replica's is
+    taken. A view that writes (signing out) stays on the primary.
+    """
+    if writes or broker.read_sessions is None:
+        yield primary
+        return
+    primary.close()
+    with broker.read_sessions() as replica:
+        yield replica
+
+
 def _api(request: Request, build: Callable[[Session, Reader, datetime], Response]) -> Response:
     """A data request: bearer token or audit session; problem+json on any refusal."""
     now = datetime.now(UTC)
-    with request.app.state.broker.sessions() as session:
+    broker = request.app.state.broker
+    with broker.sessions() as session:
         try:
             reader = audit_access.reader(session, request, now)
-            return build(session, reader, now)
+            with _reading(broker, session, writes=False) as reading:
+                return build(reading, reader, now)
         except AuditError as error:
             return _problem(error)
         except ValueError:
             return _problem(AuditError("audit.bad_filter", 400))
 
 
-def _page(request: Request, build: Callable[[Session, Reader, datetime], Response]) -> Response:
+def _page(request: Request, build: Callable[[Session, Reader, datetime], Response], *,
+          writes: bool = False) -> Response:
     """A page: an audit session, or the sign-in page; a French page on any refusal."""
     now = datetime.now(UTC)
-    with request.app.state.broker.sessions() as session:
+    broker = request.app.state.broker
+    with broker.sessions() as session:
         try:
             reader = audit_access.from_cookie(session, request, now)
             if reader is None:
                 return _see_other(SIGN_IN)
-            return build(session, reader, now)
+            with _reading(broker, session, writes) as reading:
+                return build(reading, reader, now)
         except AuditError as error:
             return _error_page(request, error)
 
@@ -199,7 +222,7 @@ def sign_out(request: Request, csrf_token: str = Form("")) -> Response:
         audit_access.clear_cookie(response, request.app.state.broker.settings)
         return response
 
-    return _page(request, build)
+    return _page(request, build, writes=True)
 
 
 @console_door.get("/audit")
@@ -309,7 +332,7 @@ def records(request: Request) -> Response:
 def _export(request: Request, build_rows: Callable[[Iterator[dict[str, Any]]], Iterator[bytes]],
             media_type: str, filename: str) -> Response:
     def build(session: Session, reader: Reader, now: datetime) -> Response:
-        rows = audit_query.stream(request.app.state.broker.sessions, reader.scope,
+        rows = audit_query.stream(request.app.state.broker.report_sessions(), reader.scope,
                                   filters_of(request, now))
         return _stream(build_rows(rows), media_type, filename)
 

@@ -32,20 +32,32 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An engine on ``url``; ``read_only`` makes every transaction on it refuse writes (a read
+    replica refuses them anyway: a write sent there by mistake fails the same way everywhere,
+    the embedded SQLite included)."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         engine = create_engine(url)
         ping_when_idle(engine, IDLE_PING_SECONDS)
+        if read_only:
+            event.listen(engine, "connect", _postgres_read_only)
         return engine
     in_memory = parsed.database in (None, "", ":memory:")
     options: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
     if in_memory:
         options["poolclass"] = StaticPool  # one shared connection, or each would see a new DB
     engine = create_engine(url, **options)
-    event.listen(engine, "connect", _sqlite_pragmas(in_memory))
+    event.listen(engine, "connect", _sqlite_pragmas(in_memory, read_only))
     return engine
+
+
+def _postgres_read_only(dbapi_connection: Any, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    cursor.close()
+    dbapi_connection.commit()
 
 
 def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
@@ -80,13 +92,15 @@ def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
             raise
 
 
-def _sqlite_pragmas(in_memory: bool) -> Any:
+def _sqlite_pragmas(in_memory: bool, read_only: bool = False) -> Any:
     def on_connect(connection: sqlite3.Connection, _record: object) -> None:
         cursor = connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        if not in_memory:
+        if not in_memory and not read_only:
             # Readers do not block the writer: several requests at once stay responsive.
             cursor.execute("PRAGMA journal_mode=WAL")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     return on_connect

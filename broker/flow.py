@@ -34,9 +34,20 @@ class Broker:
     # Every key a verifier should accept, ``keypair`` first: SAML metadata and the JWKS publish
     # them all, so that a key rollover has an overlap (the next key ahead, the previous after).
     published: tuple[KeyPair, ...] = ()
+    # A read replica (``DATABASE_READ_URL``) for what tolerates lag; None: the primary.
+    read_sessions: sessionmaker[Session] | None = None
 
     def verification_keys(self) -> tuple[KeyPair, ...]:
         return self.published or (self.keypair,)
+
+    def report_sessions(self) -> sessionmaker[Session]:
+        """Sessions for the audit trail's reading views: the replica when there is one.
+
+        Never for a flow or anything that writes: a flow reads its own writes (a login state
+        written by one instance is read by another a moment later), which a replica may not
+        hold yet.
+        """
+        return self.read_sessions or self.sessions
 
 
 def broker_of(request: Request) -> Broker:

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
         validation_alias="DATABASE_URL",
         description="SQLAlchemy URL; SQLite by default",
     )
+    database_read_url: str | None = Field(
+        default=None,
+        validation_alias="DATABASE_READ_URL",
+        description="a read replica for the audit trail's pages, exports and statistics: what "
+                    "tolerates replication lag; the flows never read it",
+    )
     clock_skew_seconds: int = Field(default=120, ge=0, le=600)
     assertion_lifetime_seconds: int = Field(default=300, ge=30, le=3600)
     login_state_lifetime_seconds: int = Field(default=900, ge=60, le=86400)
