@@ -175,7 +175,12 @@ def report(
     end: Annotated[str | None, typer.Option(
         "--to", help="Fin de la période, incluse (AAAA-MM-JJ) ; défaut : aujourd'hui.")] = None,
 ) -> None:
-    """Écrit le rapport de flux de données (HTML autonome) à joindre à une revue."""
+    """Écrit le rapport de flux de données (HTML autonome) à joindre à une revue.
+
+    Code de sortie 1 quand une diffusion hors déclaration est signalée (le rapport est écrit
+    quand même), comme « audit verify » pour une chaîne altérée : une revue automatisée
+    s'arrête dessus.
+    """
     from services.cli import _expected_errors, _settings
 
     with _expected_errors():
@@ -195,3 +200,5 @@ def report(
             typer.echo(f"  {resource_id} : {outside.code} diffusé à {outside.profile} "
                        f"({outside.count} accès) — {outside.reason} : "
                        f"{audit_report.REASONS[outside.reason]}")
+        if flagged:
+            raise typer.Exit(code=1)

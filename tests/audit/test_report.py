@@ -77,13 +77,13 @@ def test_the_flows_page_flags_it(served: Audit) -> None:
     assert f'data-resource="{ARK["atlas"]}" data-outside="1"' in page
 
 
-def test_the_report_command_names_the_flagged_release(undeclared: Session, engine: Engine,
-                                                      tmp_path: Path) -> None:
+def test_the_report_command_names_the_flagged_release_and_exits_1(
+        undeclared: Session, engine: Engine, tmp_path: Path) -> None:
     url = engine.url.render_as_string(hide_password=False)
     result: Result = CliRunner().invoke(
         app, ["--data-dir", str(tmp_path / "data"), "audit", "report", "-o",
               str(tmp_path / "r.html")], env={"DATABASE_URL": url})
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # a finding stops an automated review
     assert "1 diffusion(s) hors déclaration" in result.output
     assert f"{ARK['atlas']} : PRO diffusé à National_elv (1 accès) — not_declared" in result.output
     assert 'data-reason="not_declared"' in (tmp_path / "r.html").read_text(encoding="utf-8")
