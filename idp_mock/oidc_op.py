@@ -16,7 +16,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote
 
@@ -74,6 +74,7 @@ class _Issued:
     claims: dict[str, Any]
     expires_at: float
     auth_time: int = 0  # when the person logged in (every login presents credentials)
+    access_token: str | None = None  # a redeemed code: the token it gave, revoked on reuse
 
 
 class _OneTime:
@@ -112,7 +113,7 @@ def install(
 ) -> None:
     """Add the OpenID Provider routes to the mock's app (its login page is shared)."""
     router = APIRouter()
-    codes, tokens = _OneTime(), _OneTime()
+    codes, tokens, redeemed = _OneTime(), _OneTime(), _OneTime()
     client = broker_client(settings)
 
     def refused(request: Request, code: str, reason: str, status: int = 400) -> HTMLResponse:
@@ -183,7 +184,14 @@ def install(
         if not _client_authenticated(request.headers.get("authorization"), client):
             return JSONResponse({"error": "invalid_client"}, status_code=401)
         issued = codes.take(fields.get("code", ""))
-        if issued is None or issued.redirect_uri != fields.get("redirect_uri"):
+        if issued is None:
+            # A code presented again: refused, and what it gave is revoked (RFC 6749 §4.1.2:
+            # the first exchange may have been an attacker's).
+            again = redeemed.take(fields.get("code", ""))
+            if again is not None and again.access_token is not None:
+                tokens.take(again.access_token)
+            return JSONResponse({"error": "invalid_grant"}, status_code=400)
+        if issued.redirect_uri != fields.get("redirect_uri"):
             return JSONResponse({"error": "invalid_grant"}, status_code=400)
         try:
             pkce.verify(fields.get("code_verifier"), issued.challenge)
@@ -201,6 +209,8 @@ def install(
         access = secrets.token_urlsafe(32)
         tokens.put(access, _Issued(issued.client_id, issued.redirect_uri, "", None,
                                    {"sub": subject, **issued.claims}, time.time() + TOKEN_SECONDS))
+        redeemed.put(fields["code"], replace(issued, access_token=access,
+                                             expires_at=time.time() + TOKEN_SECONDS))
         return JSONResponse({"access_token": access, "token_type": "Bearer",
                              "expires_in": TOKEN_SECONDS,
                              "id_token": jose.sign(id_claims, keypair)},

@@ -189,6 +189,16 @@ def test_a_code_is_exchanged_once(idp: TestClient, settings: Settings) -> None:
     assert (status, body["error"]) == (400, "invalid_grant")
 
 
+def test_a_code_presented_again_revokes_the_token_it_gave(
+        idp: TestClient, settings: Settings) -> None:
+    code = log_in(idp, settings)
+    first = exchange(idp, settings, code)[1]["access_token"]
+    bearer = {"Authorization": f"Bearer {first}"}
+    assert idp.get("/oidc/userinfo", headers=bearer).status_code == 200
+    assert exchange(idp, settings, code)[0] == 400
+    assert idp.get("/oidc/userinfo", headers=bearer).status_code == 401
+
+
 def test_a_wrong_client_secret_is_refused(idp: TestClient, settings: Settings) -> None:
     status, body = exchange(idp, settings, log_in(idp, settings), secret="not-the-secret")
     assert (status, body["error"]) == (401, "invalid_client")
