@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, cast, literal, null, select, union_all
+from sqlalchemy import Integer, String, and_, bindparam, cast, literal, null, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import Label
 from sqlalchemy.sql.selectable import CompoundSelect
@@ -175,9 +175,10 @@ def _person_facts() -> CompoundSelect[Any]:
 # Built once, at import: building a statement and its cache key on every login cost more than
 # running it.
 _PERSON_FACTS = _person_facts()
-_BY_ENT_ID = select(Person).where(
-    Person.person_id == bindparam("person_id"), Person.ent_id == bindparam("ent_id")
-)
+#: SQL condition: the person ``:person_id`` fed by ENT ``:ent_id`` (also joined on by the
+#: mediacentre list, which checks the establishment in the same statement).
+OF_ENT = and_(Person.person_id == bindparam("person_id"), Person.ent_id == bindparam("ent_id"))
+_BY_ENT_ID = select(Person).where(OF_ENT)
 _BY_JOIN_KEY = (
     select(Person.id)
     .join(PersonProfile, PersonProfile.person_pk == Person.id)

@@ -34,10 +34,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import CompoundSelect
 
 from broker.access import REACHES, reaching
-from broker.directory import load_person, person_of_ent
+from broker.directory import OF_ENT, load_person
 from broker.domain import PersonView
 from broker.licences import HELD
-from broker.models import Assignment, Establishment, Provider, Resource, Subscription
+from broker.models import Assignment, Establishment, Person, Provider, Resource, Subscription
 from services.attributes import audience_of
 from services.scolomfr import VOCABULARIES, Term, terms
 
@@ -75,15 +75,16 @@ def find(session: Session, ent_id: str, uai: str, person_id: str) -> PersonView:
     ``mediacentre.unknown_person`` (no such person *of this ENT*: another ENT's people are
     not disclosed), ``mediacentre.person_not_in_establishment``.
     """
-    establishment = session.execute(_ESTABLISHMENT, {"uai": uai}).first()
-    if establishment is None:
+    found = session.execute(_ESTABLISHMENT_AND_PERSON,
+                            {"uai": uai, "ent_id": ent_id, "person_id": person_id}).first()
+    if found is None:
         raise NotListable("mediacentre.unknown_establishment")
-    if establishment.ent_id is not None and establishment.ent_id != ent_id:
+    establishment_ent, row = found
+    if establishment_ent is not None and establishment_ent != ent_id:
         raise NotListable("mediacentre.establishment_of_another_ent")
-    row = person_of_ent(session, ent_id, person_id)
     if row is None:
         raise NotListable("mediacentre.unknown_person")
-    person = load_person(session, row.id)
+    person = load_person(session, row.id)  # the row stays in the session: no second SELECT
     if uai not in person.profiles:
         raise NotListable("mediacentre.person_not_in_establishment")
     return person
@@ -154,7 +155,14 @@ def _terms(field: str, text: str | None) -> tuple[Term, ...]:
     return tuple(terms(VOCABULARIES[field], _listed(text)))
 
 
-_ESTABLISHMENT = select(Establishment.ent_id).where(Establishment.uai == bindparam("uai"))
+# The establishment's ENT and the person, in one round trip: the person row (None when this
+# ENT feeds no such person) is loaded into the session for load_person.
+_ESTABLISHMENT_AND_PERSON = (
+    select(Establishment.ent_id, Person)
+    .select_from(Establishment)
+    .outerjoin(Person, OF_ENT)
+    .where(Establishment.uai == bindparam("uai"))
+)
 _SUBSCRIPTIONS = select(
     Subscription.id, Subscription.resource_id, Subscription.type, Subscription.start_at,
     Subscription.end_at, cast(Subscription.audience, Text).label("audience"),
