@@ -3,8 +3,9 @@
 Round trips: runs the broker in this process (the same ``create_app`` uvicorn serves, behind
 Starlette's test client), drives it with the load driver's flow functions
 (:mod:`sso_driver`), and counts with SQLAlchemy event listeners on every engine each
-statement sent, each COMMIT / ROLLBACK and each connection checkout (a liveness ping on
-PostgreSQL, where the engine has ``pool_pre_ping``); ``--show`` lists one flow's statements.
+statement sent, each COMMIT / ROLLBACK and each liveness ping; connection checkouts are
+counted apart (no round trip of their own: ``broker.db.ping_when_idle`` pings only a
+connection idle for over 2 s); ``--show`` lists one flow's statements.
 
 Profiles: ``sso_flows.py --py-spy FILE`` samples the real uvicorn workers under load (only
 threads holding the GIL: where the CPU goes); ``--stacks FILE`` summarises those samples by
@@ -50,6 +51,16 @@ class RoundTrips:
         event.listen(Engine, "commit", lambda _conn: self._count("commit"))
         event.listen(Engine, "rollback", lambda _conn: self._count("rollback"))
         event.listen(Pool, "checkout", lambda *_args: self._count("checkout"))
+
+    def count_pings(self, engine: Any) -> None:
+        """Count the liveness pings of ``engine`` (``broker.db.ping_when_idle``): round trips."""
+        ping = engine.dialect.do_ping
+
+        def counted(dbapi_connection: Any) -> Any:
+            self._count("ping")
+            return ping(dbapi_connection)
+
+        engine.dialect.do_ping = counted
 
     def _count(self, kind: str) -> None:
         self.counts[kind] += 1
@@ -159,8 +170,9 @@ def _measure(args: argparse.Namespace, prepare: Any) -> None:
     print(machine())
     print(f"conditions: store {args.store}, protocol {args.protocol}, broker in process "
           f"(Starlette test client), {len(subjects)} people, {args.flows} flows")
-    with TestClient(create_app(settings), base_url=settings.broker_base,
-                    follow_redirects=False) as client:
+    app = create_app(settings)
+    trips.count_pings(app.state.broker.sessions.kw["bind"])
+    with TestClient(app, base_url=settings.broker_base, follow_redirects=False) as client:
         for _ in range(20):  # warm-up: metadata parsed, statements compiled
             assert flow(client, peers, rng.choice(subjects)).ok  # type: ignore[arg-type]
         trips.counts.clear()
@@ -178,9 +190,13 @@ def _measure(args: argparse.Namespace, prepare: Any) -> None:
             failed += not flow(client, peers, rng.choice(subjects)).ok  # type: ignore[arg-type]
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     per_flow = {kind: count / args.flows for kind, count in sorted(trips.counts.items())}
+    checkouts = per_flow.pop("checkout", 0.0)
+    if args.store == "postgres":
+        per_flow.setdefault("ping", 0.0)
     total = sum(per_flow.values())
     print(f"round trips per flow: {total:.1f} "
-          f"({', '.join(f'{k} {v:.1f}' for k, v in per_flow.items())})")
+          f"({', '.join(f'{k} {v:.1f}' for k, v in per_flow.items())}); "
+          f"connection checkouts {checkouts:.1f} (a round trip only when idle: see ping)")
     print(f"in-process cost (broker + driver + test client): {cpu / args.flows * 1e3:.1f} ms CPU,"
           f" {wall / args.flows * 1e3:.1f} ms wall per flow; {failed} failed")
 
