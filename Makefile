@@ -44,7 +44,7 @@ test: $(STAMP) system-deps
 	"$(VENV)/bin/pytest" $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	"$(VENV)/bin/ruff" check services broker
+	"$(VENV)/bin/ruff" check services broker idp_mock provider_mock bench tests
 	"$(VENV)/bin/mypy" --strict services broker
 
 clean:

@@ -70,7 +70,8 @@ async def walk(
         if form is not None and stop_at is not None and form.action == stop_at:
             return form
         if form is None:
-            assert stop_at is None, f"no form to {stop_at}: {response.status_code} {response.text[:500]}"
+            assert stop_at is None, (
+                f"no form to {stop_at}: {response.status_code} {response.text[:500]}")
             return response
         response = await browser.post(form.action, data=form.fields)
     raise AssertionError("too many hops")

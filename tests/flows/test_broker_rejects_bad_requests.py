@@ -54,7 +54,8 @@ def _redirect(settings: Settings, message: etree._Element, *, relay_state: str |
 
 
 def _states(settings: Settings) -> int:
-    engine = create_engine(settings.sqlalchemy_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = create_engine(
+        settings.sqlalchemy_url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.connect() as connection:
         count = connection.execute(text("SELECT count(*) FROM login_states")).scalar_one()
     engine.dispose()
@@ -77,7 +78,8 @@ async def test_signed_request_for_a_catalogue_resource_starts_a_login(
     assert page.headers["location"].startswith(f"{testbed_settings.idp_base}/saml/sso?")
 
 
-async def test_unsigned_request_is_refused(browser: httpx.AsyncClient, testbed_settings: Settings) -> None:
+async def test_unsigned_request_is_refused(
+        browser: httpx.AsyncClient, testbed_settings: Settings) -> None:
     page = await _refused(browser, testbed_settings,
                           _redirect(testbed_settings, _request(testbed_settings), signed_by=None))
     assert (page.status_code, error_code(page)) == (400, "saml.signature.missing")
@@ -87,7 +89,8 @@ async def test_request_signed_by_another_key_is_refused(
     browser: httpx.AsyncClient, testbed_settings: Settings
 ) -> None:
     page = await _refused(browser, testbed_settings,
-                          _redirect(testbed_settings, _request(testbed_settings), signed_by="stranger"))
+                          _redirect(testbed_settings, _request(testbed_settings),
+                                    signed_by="stranger"))
     assert (page.status_code, error_code(page)) == (400, "saml.signature.invalid")
 
 
@@ -115,7 +118,8 @@ async def test_request_for_another_destination_is_refused(
     assert (page.status_code, error_code(page)) == (400, "saml.destination.mismatch")
 
 
-async def test_stale_request_is_refused(browser: httpx.AsyncClient, testbed_settings: Settings) -> None:
+async def test_stale_request_is_refused(
+        browser: httpx.AsyncClient, testbed_settings: Settings) -> None:
     message = _request(testbed_settings, now=datetime.now(UTC) - timedelta(hours=1))
     page = await _refused(browser, testbed_settings, _redirect(testbed_settings, message))
     assert (page.status_code, error_code(page)) == (400, "saml.time.expired")
@@ -151,7 +155,8 @@ async def test_post_binding_request_with_a_dtd_is_refused(
     body = b'<!DOCTYPE x [<!ENTITY a "b">]>' + etree.tostring(_request(testbed_settings))
     before = _states(testbed_settings)
     page = await browser.post(f"{testbed_settings.broker_base}/saml/idp/sso", data={
-        "SAMLRequest": base64.b64encode(body).decode(), "RelayState": _resource_url(testbed_settings)})
+        "SAMLRequest": base64.b64encode(body).decode(),
+        "RelayState": _resource_url(testbed_settings)})
     assert (page.status_code, error_code(page)) == (400, "saml.xml.dtd_forbidden")
     assert _states(testbed_settings) == before
 
@@ -159,7 +164,8 @@ async def test_post_binding_request_with_a_dtd_is_refused(
 async def test_post_binding_request_with_an_enveloped_signature_starts_a_login(
     browser: httpx.AsyncClient, testbed_settings: Settings
 ) -> None:
-    signed = signing.sign(_request(testbed_settings), load_or_create(testbed_settings.keys_dir, "provider"))
+    signed = signing.sign(_request(testbed_settings),
+                          load_or_create(testbed_settings.keys_dir, "provider"))
     page = await browser.post(f"{testbed_settings.broker_base}/saml/idp/sso", data={
         "SAMLRequest": base64.b64encode(etree.tostring(signed)).decode(),
         "RelayState": _resource_url(testbed_settings)})

@@ -35,7 +35,8 @@ def _person_id(settings: Settings, login: str) -> str:
 
 
 def _snapshot(settings: Settings) -> dict[str, int]:
-    engine = create_engine(settings.sqlalchemy_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = create_engine(
+        settings.sqlalchemy_url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.connect() as connection:
         counts = {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
                   for t in ACS_TABLES}
@@ -57,9 +58,11 @@ async def _answer(
 Forger = Callable[[Settings, forge.Pending, dict[str, list[str]]], bytes | etree._Element]
 
 
-def _good(settings: Settings, pending: forge.Pending, attrs: dict[str, list[str]]) -> etree._Element:
+def _good(settings: Settings, pending: forge.Pending,
+          attrs: dict[str, list[str]]) -> etree._Element:
     key = forge.idp_key(settings)
-    return forge.response(settings, pending, forge.sign(forge.assertion(settings, pending, attrs), key))
+    signed = forge.sign(forge.assertion(settings, pending, attrs), key)
+    return forge.response(settings, pending, signed)
 
 
 def _unsigned(settings, pending, attrs):

@@ -31,7 +31,8 @@ from tests.flows.harness import log_in, received_attributes, verdict, walk
 
 pytestmark = [
     pytest.mark.anyio,
-    pytest.mark.skipif(shutil.which("xmlsec1") is None, reason="pysaml2 needs xmlsec1 (apt-get install xmlsec1)"),
+    pytest.mark.skipif(shutil.which("xmlsec1") is None,
+                       reason="pysaml2 needs xmlsec1 (apt-get install xmlsec1)"),
 ]
 
 RESOURCE = "manuel-maths-4e"

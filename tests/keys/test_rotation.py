@@ -151,7 +151,8 @@ def test_after_rollover_the_jwks_serves_both_keys_and_a_token_of_the_previous_on
     app = create_app(settings)
     with TestClient(app) as client:
         keys = jwt.PyJWKSet.from_dict(client.get("/oidc/jwks").json())
-    assert {key.key_id for key in keys.keys} == {jose.kid(previous), jose.kid(app.state.broker.keypair)}
+    assert {key.key_id for key in keys.keys} == {
+        jose.kid(previous), jose.kid(app.state.broker.keypair)}
     verifying = keys[jwt.get_unverified_header(signed_before)["kid"]]
     claims = jwt.decode(signed_before, verifying.key, algorithms=["RS256"], audience="rp")
     assert claims["sub"] == "x"
