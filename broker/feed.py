@@ -123,15 +123,19 @@ def import_stream(session: Session, stream: IO[bytes], *, file_name: str, ent_id
     """
     hashing = _Hashing(stream, tick)
     stage = Stage(session)
-    kind, version, records = read_feed(hashing, max_bytes=max_bytes,  # type: ignore[arg-type]
-                                       new_keys=stage.new_keys, keyed_elsewhere=KEYED_IN_SQL)
-    importer = Importer(session, kind=kind, ent_id=ent_id, strict=strict, stage=stage)
     try:
-        for record in records:
-            importer.add(record)
-        outcome = importer.finish()
-    except Exception as exc:
-        raise _earliest(hashing, exc, max_bytes) from None
+        kind, version, records = read_feed(
+            hashing, max_bytes=max_bytes,  # type: ignore[arg-type]
+            new_keys=stage.new_keys, keyed_elsewhere=KEYED_IN_SQL)
+        importer = Importer(session, kind=kind, ent_id=ent_id, strict=strict, stage=stage)
+        try:
+            for record in records:
+                importer.add(record)
+            outcome = importer.finish()
+        except Exception as exc:
+            raise _earliest(hashing, exc, max_bytes) from None
+    finally:
+        stage.close()
     counts = {name: {"added": c.added, "changed": c.changed, "removed": c.removed}
               for name, c in sorted(outcome.counts.items())}
     report = FeedReport(Path(file_name).name, kind, ent_id, hashing.digest.hexdigest(),

@@ -77,9 +77,26 @@ class Stage:
             connection.exec_driver_sql(statement)
         self.clear()
         dbapi: Any = connection.connection.dbapi_connection
+        self._dbapi = dbapi
+        self._threshold: int | None = None
+        if self.postgres:
+            # The same batch statements run hundreds of times: psycopg would prepare them,
+            # and PostgreSQL's generic plan, made while the tables were small, scanned the
+            # whole persons table per batch once it had grown (0.6 s a batch at 100,000
+            # people). Unprepared, each execution is planned with its values. Not
+            # ``SET plan_cache_mode = force_custom_plan``, which did the same: it also
+            # re-planned every foreign-key check (one cached query per inserted row, ~12 µs
+            # a check instead of ~4: 10 s of server time in a 100,000-student file).
+            self._threshold = dbapi.prepare_threshold
+            dbapi.prepare_threshold = None
         self.cursor: Any = dbapi.cursor()
         self.mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
         self._rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _COLUMNS}
+
+    def close(self) -> None:
+        """Give the connection back as it was (statement preparation on again)."""
+        if self.postgres:
+            self._dbapi.prepare_threshold = self._threshold
 
     def clear(self) -> None:
         connection = self.session.connection()
