@@ -172,6 +172,10 @@ class Importer:
             return self.session.execute(statement, rows)
         dialect = self.session.get_bind().dialect
         names = list(rows[0])
+        if not returning and not any(isinstance(table.c[name].type, JSON) for name in names):
+            self.stage.copy(table.name, names, [tuple(row[name] for name in names)
+                                                for row in rows])
+            return None
         arrays, selected, params = [], [], {}
         for i, name in enumerate(names):
             column = table.c[name]
