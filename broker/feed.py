@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -87,6 +88,13 @@ class _Hashing:
         self.position = 0
 
 
+def _cpus() -> int:
+    """CPUs this process may run on: a reader process only pays with a second one (with
+    one, it is the same work plus the transfer)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if callable(affinity) else (os.cpu_count() or 1)
+
+
 def _size(stream: IO[bytes]) -> int:
     """The bytes left to read in a seekable stream (0 if it cannot tell)."""
     check = getattr(stream, "seekable", None)
@@ -143,7 +151,7 @@ def import_stream(session: Session, stream: IO[bytes], *, file_name: str, ent_id
         kind, version, records = read_feed(
             hashing, max_bytes=max_bytes,  # type: ignore[arg-type]
             new_keys=stage.new_keys, keyed_elsewhere=KEYED_IN_SQL,
-            parallel=_size(stream) >= PARALLEL_MIN_BYTES)
+            parallel=_size(stream) >= PARALLEL_MIN_BYTES and _cpus() > 1)
         importer = Importer(session, kind=kind, ent_id=ent_id, strict=strict, stage=stage)
         try:
             for record in records:

@@ -29,6 +29,7 @@ def every_file_in_a_child(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         started.append(self)
 
     monkeypatch.setattr(feed, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(feed, "_cpus", lambda: 2)  # whatever the machine running the tests
     monkeypatch.setattr(feed_parse._Parallel, "__init__", spy)
     yield
     assert started, "no file went through the child process"
