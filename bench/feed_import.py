@@ -4,7 +4,9 @@ Writes (streaming, in this process, before any measure) one big file of each kin
 ``--people`` people — deliberately past the 10,000-node packaging limit, to show that the
 import's memory stays flat — then runs ``--runs`` imports, each in a fresh child process on a
 fresh database (a new SQLite file, or a new PostgreSQL schema), and prints for each file its
-time, its elements and people per second, the process CPU time, and the child's peak resident
+time, its elements and people per second, the importer's CPU time (its own and its reader
+process's, when a big file is parsed in one; with PostgreSQL on this machine, the server
+backend's too), and the child's peak resident
 memory (``VmHWM``) with its value once 10% of the file was read (flat: the two agree).
 The summary gives medians over the runs.
 
@@ -163,6 +165,30 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _server_cpu(engine: Any) -> tuple[int, float] | None:
+    """The PostgreSQL backend the pool hands out, and its CPU seconds so far (user + system),
+    when the server runs on this machine and its ``/proc`` is readable; else None.
+
+    The server's own work is the part of a PostgreSQL import's wall time that the importer's
+    CPU time does not show, and on a shared machine its CPU time is the figure that compares.
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as connection:
+        pid = int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar())
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's ended children (the import's reader processes)."""
+    times = os.times()
+    return times.children_user + times.children_system
+
+
 def one_run(folder: Path, url: str) -> dict[str, Any]:
     """Import the four files into the store at ``url``; figures per file (child process)."""
     from broker.db import make_engine, migrate, session_factory
@@ -183,10 +209,17 @@ def one_run(folder: Path, url: str) -> dict[str, Any]:
             if not early and read[0] >= size // 10:
                 early.append(peak_mib())
 
-        wall, cpu = time.perf_counter(), time.process_time()
+        server = _server_cpu(engine)
+        wall, cpu, children = time.perf_counter(), time.process_time(), _children_cpu()
         report = import_file(sessions, path, ent_id="ENT-BENCH", tick=tick)
-        figures[name] = {"seconds": time.perf_counter() - wall,
-                         "cpu_seconds": time.process_time() - cpu,
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        children = _children_cpu() - children  # the reader process of a big file, if any
+        after = _server_cpu(engine)  # the same backend if the pool kept its one connection
+        figures[name] = {"seconds": wall, "cpu_seconds": cpu + children,
+                         "reader_cpu_seconds": children,
+                         "server_cpu_seconds": after[1] - server[1]
+                         if server is not None and after is not None and after[0] == server[0]
+                         else None,
                          "elements": report.records, "mib": size / 2**20,
                          "peak_mib": peak_mib(), "peak_at_10pct_mib": early[0] if early else None,
                          "counts": report.counts}
@@ -258,8 +291,13 @@ def main() -> None:
                         Path(f"{folder / f'run{run}.sqlite3'}{suffix}").unlink(missing_ok=True)
             figures = json.loads(output.strip().splitlines()[-1])
             runs.append(figures)
-            line = ", ".join(f"{n} {figures[n]['seconds']:.1f} s ({figures[n]['cpu_seconds']:.1f}"
-                             f" CPU s, peak {figures[n]['peak_mib']:.0f} MiB)" for n in FILES)
+            line = ", ".join(
+                f"{n} {figures[n]['seconds']:.1f} s ({figures[n]['cpu_seconds']:.1f} CPU s"
+                + (f" of which reader {figures[n]['reader_cpu_seconds']:.1f}"
+                   if figures[n].get("reader_cpu_seconds") else "")
+                + (f", server {figures[n]['server_cpu_seconds']:.1f} CPU s"
+                   if figures[n].get("server_cpu_seconds") is not None else "")
+                + f", peak {figures[n]['peak_mib']:.0f} MiB)" for n in FILES)
             print(f"run {run + 1}: {line}", flush=True)
 
         def median(name: str, key: str) -> float:
@@ -267,6 +305,9 @@ def main() -> None:
 
         person_seconds = [r["eleves"]["seconds"] + r["enseignants"]["seconds"] for r in runs]
         person_cpu = [r["eleves"]["cpu_seconds"] + r["enseignants"]["cpu_seconds"] for r in runs]
+        server_cpu = [r["eleves"]["server_cpu_seconds"] + r["enseignants"]["server_cpu_seconds"]
+                      for r in runs if r["eleves"].get("server_cpu_seconds") is not None
+                      and r["enseignants"].get("server_cpu_seconds") is not None]
         for name in FILES:
             print(f"{name}: median {median(name, 'seconds'):.1f} s, "
                   f"{median(name, 'elements') / median(name, 'seconds'):.0f} elements/s, "
@@ -278,7 +319,10 @@ def main() -> None:
         print(f"SUMMARY: {people} people (students + teachers files) in "
               f"{statistics.median(person_seconds):.1f} s = "
               f"{people / statistics.median(person_seconds):.0f} people/s "
-              f"({people / statistics.median(person_cpu):.0f} per importer CPU-second), peak RSS "
+              f"({people / statistics.median(person_cpu):.0f} per importer CPU-second"
+              + (f", {people / statistics.median(server_cpu):.0f} per server CPU-second"
+                 if len(server_cpu) == len(runs) else "")
+              + "), peak RSS "
               f"{max(r[n]['peak_mib'] for r in runs for n in FILES):.0f} MiB, "
               f"median of {len(runs)} runs, store {args.store}")
 

@@ -9,6 +9,8 @@ Each applied file is recorded in ``feed_imports`` (name, kind, ENT, sha256, coun
 from __future__ import annotations
 
 import hashlib
+import io
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from broker import models as m
 from broker.feed_apply import KEYED_IN_SQL, Importer
-from broker.feed_parse import FeedError, first_error, read_feed
+from broker.feed_parse import PARALLEL_MIN_BYTES, FeedError, Records, first_error, read_feed
 from broker.feed_stage import Stage
 from services.feed.names import parse_name
 
@@ -86,6 +88,27 @@ class _Hashing:
         self.position = 0
 
 
+def _cpus() -> int:
+    """CPUs this process may run on: a reader process only pays with a second one (with
+    one, it is the same work plus the transfer)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if callable(affinity) else (os.cpu_count() or 1)
+
+
+def _size(stream: IO[bytes]) -> int:
+    """The bytes left to read in a seekable stream (0 if it cannot tell)."""
+    check = getattr(stream, "seekable", None)
+    if not (callable(check) and check()):
+        return 0
+    try:
+        here = stream.tell()
+        end = stream.seek(0, io.SEEK_END)
+        stream.seek(here)
+    except (OSError, ValueError):
+        return 0
+    return max(0, end - here)
+
+
 def _earliest(stream: _Hashing, exc: Exception, max_bytes: int) -> Exception:
     """The error a refused file is refused for: the first in the file.
 
@@ -123,15 +146,24 @@ def import_stream(session: Session, stream: IO[bytes], *, file_name: str, ent_id
     """
     hashing = _Hashing(stream, tick)
     stage = Stage(session)
-    kind, version, records = read_feed(hashing, max_bytes=max_bytes,  # type: ignore[arg-type]
-                                       new_keys=stage.new_keys, keyed_elsewhere=KEYED_IN_SQL)
-    importer = Importer(session, kind=kind, ent_id=ent_id, strict=strict, stage=stage)
+    records: Records | None = None
     try:
-        for record in records:
-            importer.add(record)
-        outcome = importer.finish()
-    except Exception as exc:
-        raise _earliest(hashing, exc, max_bytes) from None
+        kind, version, records = read_feed(
+            hashing, max_bytes=max_bytes,  # type: ignore[arg-type]
+            new_keys=stage.new_keys, keyed_elsewhere=KEYED_IN_SQL,
+            parallel=_size(stream) >= PARALLEL_MIN_BYTES and _cpus() > 1)
+        importer = Importer(session, kind=kind, ent_id=ent_id, strict=strict, stage=stage)
+        try:
+            for record in records:
+                importer.add(record)
+            outcome = importer.finish()
+        except Exception as exc:
+            records.close()  # the reader may be reading ahead: the stream is ours again
+            raise _earliest(hashing, exc, max_bytes) from None
+    finally:
+        if records is not None:
+            records.close()
+        stage.close()
     counts = {name: {"added": c.added, "changed": c.changed, "removed": c.removed}
               for name, c in sorted(outcome.counts.items())}
     report = FeedReport(Path(file_name).name, kind, ent_id, hashing.digest.hexdigest(),

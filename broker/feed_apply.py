@@ -113,13 +113,8 @@ class Importer:
     def __init__(self, session: Session, *, kind: str, ent_id: str, strict: bool,
                  stage: Stage | None = None) -> None:
         self.session = session
-        if session.get_bind().dialect.name == "postgresql":
-            # The same batch statements run hundreds of times: psycopg prepares them, and
-            # PostgreSQL's generic plan, made while the tables were small, scanned the whole
-            # persons table per batch once it had grown (0.6 s a batch at 100,000 people).
-            # Planning each execution with its values keeps the indexes in use.
-            session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         #: The file's persons and wanted links live here (temporary tables), not in memory.
+        #: On PostgreSQL it also keeps the import's statements unprepared (see :class:`Stage`).
         self.stage = stage if stage is not None else Stage(session)
         self.kind = kind
         self.ent_id = ent_id
@@ -177,6 +172,10 @@ class Importer:
             return self.session.execute(statement, rows)
         dialect = self.session.get_bind().dialect
         names = list(rows[0])
+        if not returning and not any(isinstance(table.c[name].type, JSON) for name in names):
+            self.stage.copy(table.name, names, [tuple(row[name] for name in names)
+                                                for row in rows])
+            return None
         arrays, selected, params = [], [], {}
         for i, name in enumerate(names):
             column = table.c[name]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -12,6 +13,7 @@ from broker import models
 from broker.access import decide
 from broker.directory import load_person
 from broker.domain import Grant, PersonView, Refusal
+from broker.feed import FeedError
 from services.dataset import COLLEGE_UAI, LYCEE_UAI, Dataset, Person
 from tests.domain.conftest import TODAY
 from tests.feed.conftest import apply, feed_files, snapshot
@@ -160,3 +162,26 @@ def test_the_seeded_directory_matches_the_dataset(
             assert got == expected, person.login
             assert {(u, s) for u, subjects in view.subjects.items() for s in subjects} == set(
                 person.subjects), person.login
+
+
+def test_an_import_gives_its_connection_back_as_it_found_it(
+        seeded: sessionmaker[Session], academy: Dataset) -> None:
+    """PostgreSQL: the import turns psycopg's statement preparation off for its own statements
+    (planned with their values; foreign-key checks keep their cached plans) and back on after,
+    accepted or refused: the pooled connection serves the rest of the broker."""
+    files = feed_files(academy)
+    with seeded.begin() as session:
+        dbapi = session.connection().connection.dbapi_connection
+        before = getattr(dbapi, "prepare_threshold", None)
+        plan = (session.connection().exec_driver_sql("SHOW plan_cache_mode").scalar()
+                if session.get_bind().dialect.name == "postgresql" else None)
+    apply(seeded, files["Eleve"])
+    with pytest.raises(FeedError):
+        apply(seeded, files["Eleve"].replace(b"</GAR-ENT-Eleve>", b""))
+    with seeded.begin() as session:
+        connection = session.connection()
+        assert getattr(connection.connection.dbapi_connection, "prepare_threshold",
+                       None) == before
+        if connection.dialect.name == "postgresql":
+            assert before is not None
+            assert connection.exec_driver_sql("SHOW plan_cache_mode").scalar() == plan == "auto"
