@@ -1,9 +1,9 @@
 """The importer's memory does not follow the file's size (README, "How a file is applied").
 
-A students file of about 20 MiB (78,000 elements) and its groups file, generated as
-``bench/feed_import.py`` generates them, are imported in child processes (the students with
-the establishments and teachers before, the groups alone after them, so that each file's
-peak is its own). Each file's peak resident memory once 10% of it was read and at its end
+A students file of about 20 MiB (78,000 elements) and its groups file, generated as the
+benchmark generates them (``services.feed.bulk``), are imported in child processes (the
+students with the establishments and teachers before, the groups alone after them, so that
+each file's peak is its own). Each file's peak resident memory once 10% of it was read and at its end
 must agree within a margin: on PostgreSQL they are equal (measured: +0.1 MiB); on SQLite the
 end is about 6 MiB higher (its page caches fill up to about 60% of the students file, then
 stop: +3 MiB at a million people in bench/). Memory that grew with the file does not fit:
@@ -13,7 +13,6 @@ on SQLite). No time is measured: ``bench/`` does that.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from services.feed import bulk
 from tests.backends import BACKENDS, postgres_schema
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -34,13 +34,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    spec = importlib.util.spec_from_file_location("bench_feed_import",
-                                                  ROOT / "bench" / "feed_import.py")
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
     folder = tmp_path_factory.mktemp("memory")
-    sizes = bench.generate(folder, PEOPLE, 500)
+    sizes = bulk.generate(folder, PEOPLE, 500)
     assert sizes["students"] >= 19_000
     return folder
 
