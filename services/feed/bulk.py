@@ -57,7 +57,7 @@ def generate(folder: Path, people: int, per_establishment: int) -> dict[str, int
     def teacher(e: int, t: int) -> str:
         return f"ens-{e:05d}-{t:03d}"
 
-    def code(c: int) -> str:
+    def division(c: int) -> str:
         return f"{LEVELS[c % 4][0]}{chr(65 + c // 4 % 26)}{c // 104 or ''}"
 
     with _open(folder / "eleves.xml", "Eleve") as out:
@@ -109,14 +109,14 @@ def generate(folder: Path, people: int, per_establishment: int) -> dict[str, int
     with _open(folder / "groupes.xml", "Groupe") as out:
         for uai in uais:
             for c in range(classes):
-                out.write(f"<GARGroupe><GARGroupeCode>{code(c)}</GARGroupeCode><GARStructureUAI>"
-                          f"{uai}</GARStructureUAI><GARGroupeLibelle>{code(c)}</GARGroupeLibelle>"
+                out.write(f"<GARGroupe><GARGroupeCode>{division(c)}</GARGroupeCode><GARStructureUAI>"
+                          f"{uai}</GARStructureUAI><GARGroupeLibelle>{division(c)}</GARGroupeLibelle>"
                           "<GARGroupeStatut>DIVISION</GARGroupeStatut></GARGroupe>\n")
         for e, uai in enumerate(uais):
             for k in range(per_establishment):
                 out.write(f"<GARPersonGroupe><GARStructureUAI>{uai}</GARStructureUAI>"
                           f"<GARPersonIdentifiant>{student(e, k)}</GARPersonIdentifiant>"
-                          f"<GARGroupeCode>{code(k // CLASS_SIZE)}</GARGroupeCode>"
+                          f"<GARGroupeCode>{division(k // CLASS_SIZE)}</GARGroupeCode>"
                           "</GARPersonGroupe>\n")
         for e, uai in enumerate(uais):
             for t in range(teachers):
@@ -125,7 +125,7 @@ def generate(folder: Path, people: int, per_establishment: int) -> dict[str, int
                         out.write(
                             f"<GAREnsClasseMatiere><GARStructureUAI>{uai}</GARStructureUAI>"
                             f"<GARPersonIdentifiant>{teacher(e, t)}</GARPersonIdentifiant>"
-                            f"<GARGroupeCode>{code(c)}</GARGroupeCode><GARMatiereCode>"
+                            f"<GARGroupeCode>{division(c)}</GARGroupeCode><GARMatiereCode>"
                             f"{SUBJECTS[t % 4][0]}</GARMatiereCode></GAREnsClasseMatiere>\n")
         out.write("</GAR-ENT-Groupe>\n")
     return {"establishments": count, "students": count * per_establishment,

@@ -2,13 +2,13 @@
 
 A students file of about 20 MiB (78,000 elements) and its groups file, generated as the
 benchmark generates them (``services.feed.bulk``), are imported in child processes (the
-students with the establishments and teachers before, the groups alone after them, so that
-each file's peak is its own). Each file's peak resident memory once 10% of it was read and at its end
-must agree within a margin: on PostgreSQL they are equal (measured: +0.1 MiB); on SQLite the
-end is about 6 MiB higher (its page caches fill up to about 60% of the students file, then
+students with the establishments and teachers before, the groups alone after them, so that each
+file's peak is its own). Each file's peak resident memory once 10% of it was read and at its
+end must agree within a margin: on PostgreSQL they are equal (measured: +0.1 MiB); on SQLite
+the end is about 6 MiB higher (its page caches fill up to about 60% of the students file, then
 stop: +3 MiB at a million people in bench/). Memory that grew with the file does not fit:
-libxml2 holding the XSD's keys (measured +44 MiB), or even a tuple kept per element (+13 MiB
-on SQLite). No time is measured: ``bench/`` does that.
+libxml2 holding the XSD's keys (measured +44 MiB), or even a tuple kept per element (+13 MiB on
+SQLite). No time is measured: ``bench/`` does that.
 """
 
 from __future__ import annotations
