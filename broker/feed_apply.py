@@ -111,11 +111,12 @@ class Importer:
     """One file's application, in the caller's transaction (flushes, never commits)."""
 
     def __init__(self, session: Session, *, kind: str, ent_id: str, strict: bool,
-                 stage: Stage | None = None) -> None:
+                 stage: Stage) -> None:
         self.session = session
         #: The file's persons and wanted links live here (temporary tables), not in memory.
-        #: On PostgreSQL it also keeps the import's statements unprepared (see :class:`Stage`).
-        self.stage = stage if stage is not None else Stage(session)
+        #: On PostgreSQL it also keeps the import's statements unprepared until the caller
+        #: closes it (see :class:`Stage`): the caller owns it, so that it is always closed.
+        self.stage = stage
         self.kind = kind
         self.ent_id = ent_id
         self.strict = strict
