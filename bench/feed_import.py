@@ -163,9 +163,13 @@ def main() -> None:
                 url = _postgres_schema(args.postgres_url, f"bench_feed_{os.getpid()}_{run}",
                                        drop=False)
             try:
-                output = subprocess.run(  # noqa: S603 - this very script
+                child = subprocess.run(  # noqa: S603 - this very script
                     [sys.executable, __file__, "--one-run", str(folder), url],
-                    check=True, capture_output=True, text=True).stdout
+                    check=False, capture_output=True, text=True)
+                if child.returncode != 0:  # say why: a bare CalledProcessError hides it
+                    raise SystemExit(f"run {run + 1} failed (exit {child.returncode}):\n"
+                                     f"{child.stderr.strip()}")
+                output = child.stdout
             finally:
                 if args.store == "postgres":
                     _postgres_schema(args.postgres_url, f"bench_feed_{os.getpid()}_{run}",
