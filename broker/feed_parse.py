@@ -60,6 +60,17 @@ class FeedError(Exception):
         self.reason = reason
 
 
+class ReaderFailed(RuntimeError):
+    """The reader process crashed, or its output arrived damaged: the file is not at fault,
+    nothing of it is kept (the caller rolls back), and importing it again is the remedy."""
+
+    code = "feed.reader_failed"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 @dataclass
 class Record:
     """One top-level element: its leaf values by local name, and its nested blocks."""
@@ -488,7 +499,7 @@ class _Parallel:
         if len(head) < 8 or not data:
             return ("crashed",)
         if len(data) != size or zlib.crc32(data) != int.from_bytes(head[4:], "big"):
-            return ("damaged", f"a frame of {size} bytes")
+            return ("damaged", f"trame de {size} octets")
         try:
             item: tuple[Any, ...] = marshal.loads(data)  # noqa: S302 - our child's own output
         except (ValueError, EOFError, TypeError) as exc:
@@ -514,8 +525,10 @@ class _Parallel:
             message = None if item[1] is None else str(item[1])
             return _precise_refusal(self.stream, self.max_bytes, message, int(item[2]))
         if what == "damaged":
-            return RuntimeError(f"the feed reader process's output was damaged: {item[1]}")
-        return RuntimeError(f"the feed reader process failed: {item[1:] or 'no output'}")
+            return ReaderFailed(f"sortie du processus de lecture endommagée ({item[1]}) ; "
+                                "rien n'a été écrit, relancez l'import")
+        return ReaderFailed(f"le processus de lecture a échoué ({item[1:] or 'sans sortie'}) ; "
+                            "rien n'a été écrit, relancez l'import")
 
     def _consume(self, checker: _Checker) -> Generator[Record, None, None]:
         while True:

@@ -104,6 +104,45 @@ def test_a_refused_file_exits_1_with_its_line_and_writes_nothing(data_dir: Path,
     assert "rien n'a été écrit" in result.output
 
 
+def test_a_failed_reader_process_exits_1_in_one_line_and_writes_nothing(
+        data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from broker import feed, feed_parse
+
+    source = next((data_dir / "feed").glob("*_2D_Eleve_*.xml"))
+    content = source.read_bytes()
+    first = re.search(rb"<GAREleve[ >].*?</GAREleve>", content, re.S)
+    assert first is not None
+    # One pupil more than the store holds: an import that kept anything would add her.
+    newcomer = first.group(0).replace(b"<GARPersonIdentifiant>", b"<GARPersonIdentifiant>new-")
+    newcomer = newcomer.replace(b"<GARPersonIdSecondaire>", b"<GARPersonIdSecondaire>9")
+    changed = tmp_path / source.name
+    changed.write_bytes(content[:first.end()] + b"\n" + newcomer + content[first.end():])
+    receive = feed_parse._Parallel._receive
+    calls: list[str] = []
+
+    def damaged_after_the_records(self: feed_parse._Parallel) -> tuple[object, ...]:
+        if len(calls) < 2:  # the head, then the records: applied, not yet committed
+            calls.append("frame")
+            return receive(self)
+        return ("damaged", "trame de 58800 octets")
+
+    monkeypatch.setattr(feed, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(feed, "_cpus", lambda: 2)
+    monkeypatch.setattr(feed_parse._Parallel, "_receive", damaged_after_the_records)
+    failed = run(data_dir, "import", str(changed))
+    assert failed.exit_code == 1
+    assert failed.output.strip().splitlines()[-1] == (
+        "erreur : feed.reader_failed sortie du processus de lecture endommagée (trame de 58800"
+        " octets) ;"
+        " rien n'a été écrit, relancez l'import")
+    assert "Traceback" not in failed.output
+    monkeypatch.undo()
+    again = run(data_dir, "import", str(changed))
+    assert again.exit_code == 0, again.output
+    # The newcomer and her profile are added now: the failed import kept neither.
+    assert "(Eleve) : 70 éléments, 2 ajoutés, 0 modifiés, 0 supprimés" in again.output
+
+
 def test_a_file_without_an_ent_in_its_name_needs_the_ent_option(data_dir: Path,
                                                                  tmp_path: Path) -> None:
     source = next((data_dir / "feed").glob("*_2D_Groupe_*.xml"))

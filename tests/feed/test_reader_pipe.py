@@ -132,5 +132,7 @@ def test_records_before_a_damaged_frame_are_handed_out_then_the_import_fails() -
     reader = _receiving(good + bytes(damaged) + feed_parse._frame(("end",)))
     records = reader._consume(feed_parse._Checker("Eleve"))
     assert next(records).values["GARPersonNom"] == ["Martin"]
-    with pytest.raises(RuntimeError, match="feed reader process's output was damaged"):
+    with pytest.raises(feed_parse.ReaderFailed, match="sortie du processus de lecture "
+                       "endommagée") as failed:
         next(records)
+    assert failed.value.code == "feed.reader_failed"
