@@ -94,10 +94,13 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
 
 
 def json_response(body: dict[str, Any], *, gzipped: bool, status: int = 200) -> Response:
+    """The JSON body, gzip at level 1 when accepted (nginx's default level): on 200 lists of
+    the national-size benchmark (31 resources, 20 KB of JSON), 41 µs a list against 141 µs
+    at level 9, for 1,595 bytes against 1,449 (medians)."""
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     headers = {**_API_HEADERS, "Vary": "Accept-Encoding"}
     if gzipped:
-        data = gzip.compress(data, mtime=0)
+        data = gzip.compress(data, compresslevel=1, mtime=0)
         headers["Content-Encoding"] = "gzip"
     return Response(data, status_code=status, media_type=JSON_TYPE, headers=headers)
 
