@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -28,6 +28,18 @@ _CONSUME = (
            LoginState.expires_at > bindparam("now"))
     .values(consumed_at=bindparam("now"))
     .execution_options(synchronize_session=False)
+)
+_LOGIN_STATES = cast(Table, LoginState.__table__)
+# The ACS's consumption: the state is marked used and its row comes back in one round trip.
+# Core, not ORM: no identity-map bookkeeping for a row used once. (``RETURNING`` on UPDATE:
+# PostgreSQL, and SQLite from 3.35.)
+_TAKE = (
+    update(_LOGIN_STATES)
+    .where(_LOGIN_STATES.c.id == bindparam("state_id"), _LOGIN_STATES.c.consumed_at.is_(None),
+           _LOGIN_STATES.c.expires_at > bindparam("now"),
+           _LOGIN_STATES.c.upstream_request_id.is_not(None))
+    .values(consumed_at=bindparam("now"))
+    .returning(*_LOGIN_STATES.c)
 )
 _REMEMBER = {
     dialect: module.insert(ConsumedAssertion)
@@ -87,6 +99,23 @@ def pending(session: Session, state_id: str, now: datetime) -> LoginState | None
     if state is None or state.consumed_at is not None or state.expires_at <= now:
         return None
     return state
+
+
+def take(session: Session, state_id: str, now: datetime) -> LoginState | None:
+    """Consume a login state whose identity provider was asked, and return it; None otherwise.
+
+    One ``UPDATE … RETURNING`` instead of a SELECT then a conditional UPDATE: the state is
+    marked used before the answer is even read, in the same transaction, so a refused answer
+    (rolled back) leaves it pending, and of two concurrent requests for the same state exactly
+    one gets the row (the other waits for the row lock, then finds it consumed). An unknown,
+    expired, already used or not yet sent state are the same None: the caller cannot tell them
+    apart, nor can whoever posts to it. The returned state is detached from the session (its
+    changes are not saved).
+    """
+    if not state_id or len(state_id) > 64:
+        return None
+    row = session.execute(_TAKE, {"state_id": state_id, "now": now}).first()
+    return None if row is None else LoginState(**row._mapping)
 
 
 def consume(session: Session, state_id: str, now: datetime) -> bool:
