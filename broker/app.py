@@ -255,7 +255,7 @@ def _finish(
     settings = broker.settings
     # Consumed first (a refusal below rolls it back): one statement, and the row lock from here
     # to COMMIT keeps a second answer to the same request waiting, then refused.
-    state = login_state.take(session, form.get("RelayState", ""), now)
+    state = saml_sp.take_state(session, form.get("RelayState", ""), now)
     if state is None:
         raise FlowError("sso.state_unknown", "", 400)
     assertion = saml_sp.read_response(session, settings, form, state, now)

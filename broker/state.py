@@ -12,10 +12,11 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Row, Table, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from broker.models import ConsumedAssertion, LoginState
 
@@ -32,8 +33,9 @@ _CONSUME = (
 _LOGIN_STATES = cast(Table, LoginState.__table__)
 # The ACS's consumption: the state is marked used and its row comes back in one round trip.
 # Core, not ORM: no identity-map bookkeeping for a row used once. (``RETURNING`` on UPDATE:
-# PostgreSQL, and SQLite from 3.35.)
-_TAKE = (
+# PostgreSQL, and SQLite from 3.35.) A caller may return more with it (``saml_sp``: the
+# identity provider's peer row).
+TAKE = (
     update(_LOGIN_STATES)
     .where(_LOGIN_STATES.c.id == bindparam("state_id"), _LOGIN_STATES.c.consumed_at.is_(None),
            _LOGIN_STATES.c.expires_at > bindparam("now"),
@@ -41,6 +43,7 @@ _TAKE = (
     .values(consumed_at=bindparam("now"))
     .returning(*_LOGIN_STATES.c)
 )
+_COLUMNS = tuple(column.key for column in _LOGIN_STATES.c)
 _REMEMBER = {
     dialect: module.insert(ConsumedAssertion)
     .values(issuer=bindparam("issuer"), assertion_id=bindparam("assertion_id"),
@@ -101,21 +104,27 @@ def pending(session: Session, state_id: str, now: datetime) -> LoginState | None
     return state
 
 
-def take(session: Session, state_id: str, now: datetime) -> LoginState | None:
-    """Consume a login state whose identity provider was asked, and return it; None otherwise.
+def take(
+    session: Session, state_id: str, now: datetime, *, statement: ReturningUpdate[Any] = TAKE
+) -> Row[Any] | None:
+    """Consume a login state whose identity provider was asked, and return its row; else None.
 
-    One ``UPDATE … RETURNING`` instead of a SELECT then a conditional UPDATE: the state is
-    marked used before the answer is even read, in the same transaction, so a refused answer
-    (rolled back) leaves it pending, and of two concurrent requests for the same state exactly
-    one gets the row (the other waits for the row lock, then finds it consumed). An unknown,
-    expired, already used or not yet sent state are the same None: the caller cannot tell them
-    apart, nor can whoever posts to it. The returned state is detached from the session (its
-    changes are not saved).
+    One ``UPDATE … RETURNING`` (``TAKE``, or a caller's ``TAKE`` returning more) instead of a
+    SELECT then a conditional UPDATE: the state is marked used before the answer is even read,
+    in the same transaction, so a refused answer (rolled back) leaves it pending, and of two
+    concurrent requests for the same state exactly one gets the row (the other waits for the
+    row lock, then finds it consumed). An unknown, expired, already used or not yet sent state
+    are the same None: the caller cannot tell them apart, nor can whoever posts to it.
     """
     if not state_id or len(state_id) > 64:
         return None
-    row = session.execute(_TAKE, {"state_id": state_id, "now": now}).first()
-    return None if row is None else LoginState(**row._mapping)
+    return session.execute(statement, {"state_id": state_id, "now": now}).first()
+
+
+def state_of(row: Row[Any]) -> LoginState:
+    """The login state in a row ``take`` returned, detached (its changes are not saved)."""
+    mapping = row._mapping
+    return LoginState(**{name: mapping[name] for name in _COLUMNS})
 
 
 def consume(session: Session, state_id: str, now: datetime) -> bool:

@@ -30,6 +30,11 @@ def _open(engine: Engine, *, asked: bool = True, lifetime: int = 300) -> str:
         return state.id
 
 
+def _take(session: Session, state_id: str, now: datetime = NOW) -> LoginState | None:
+    row = login_state.take(session, state_id, now)
+    return None if row is None else login_state.state_of(row)
+
+
 def _consumed_at(engine: Engine, state_id: str) -> datetime | None:
     with session_factory(engine)() as session:
         return session.scalars(
@@ -39,7 +44,7 @@ def _consumed_at(engine: Engine, state_id: str) -> datetime | None:
 def test_taking_a_state_returns_it_and_marks_it_used(migrated: Engine) -> None:
     state_id = _open(migrated)
     with session_factory(migrated)() as session:
-        taken = login_state.take(session, state_id, NOW)
+        taken = _take(session, state_id, NOW)
         session.commit()
     assert taken is not None
     assert (taken.id, taken.idp_entity_id, taken.sp_request_id) == (state_id, IDP, "_sp1")
@@ -50,7 +55,7 @@ def test_a_state_is_taken_once(migrated: Engine) -> None:
     state_id = _open(migrated)
     for expected in (True, False):
         with session_factory(migrated)() as session:
-            assert (login_state.take(session, state_id, NOW) is not None) is expected
+            assert (_take(session, state_id, NOW) is not None) is expected
             session.commit()
 
 
@@ -58,29 +63,29 @@ def test_a_take_rolled_back_leaves_the_state_pending(migrated: Engine) -> None:
     """A refused answer rolls its transaction back: the right answer may still come."""
     state_id = _open(migrated)
     with session_factory(migrated)() as session:
-        assert login_state.take(session, state_id, NOW) is not None
+        assert _take(session, state_id, NOW) is not None
         session.rollback()
     assert _consumed_at(migrated, state_id) is None
     with session_factory(migrated)() as session:
-        assert login_state.take(session, state_id, NOW) is not None
+        assert _take(session, state_id, NOW) is not None
 
 
 def test_an_expired_state_is_not_taken(migrated: Engine) -> None:
     state_id = _open(migrated, lifetime=60)
     with session_factory(migrated)() as session:
-        assert login_state.take(session, state_id, NOW + timedelta(seconds=60)) is None
+        assert _take(session, state_id, NOW + timedelta(seconds=60)) is None
 
 
 def test_a_state_whose_identity_provider_was_not_asked_is_not_taken(migrated: Engine) -> None:
     """Still on the discovery page: no request was sent, so no answer can be to it."""
     state_id = _open(migrated, asked=False)
     with session_factory(migrated)() as session:
-        assert login_state.take(session, state_id, NOW) is None
+        assert _take(session, state_id, NOW) is None
     assert _consumed_at(migrated, state_id) is None
 
 
 def test_an_unknown_or_oversized_state_id_is_not_taken(migrated: Engine) -> None:
     with Session(migrated) as session:
-        assert login_state.take(session, "", NOW) is None
-        assert login_state.take(session, "x" * 65, NOW) is None
-        assert login_state.take(session, "unknown", NOW) is None
+        assert _take(session, "", NOW) is None
+        assert _take(session, "x" * 65, NOW) is None
+        assert _take(session, "unknown", NOW) is None

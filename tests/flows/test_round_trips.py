@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from services import dataset
 from services.settings import Settings
 from tests.flows import forge
 
@@ -57,3 +58,21 @@ async def test_the_sso_request_reads_only_the_requesters_peer_row(
     statements.take()
     await forge.start(browser, testbed_settings, "manuel-maths-4e")
     assert _peer_reads(statements.take()) == 1
+
+
+async def test_the_acs_reads_no_peer_row_of_its_own(
+    browser: httpx.AsyncClient, testbed_settings: Settings, statements: Statements
+) -> None:
+    """The identity provider's row comes back with the login state the ACS consumes."""
+    pending = await forge.start(browser, testbed_settings, "manuel-maths-4e")
+    person_id = next(p.person_id for p in dataset.build(provider_base=testbed_settings.provider_base
+                                                        ).persons if p.login == "eleve.assigne")
+    key = forge.idp_key(testbed_settings)
+    signed = forge.sign(forge.assertion(testbed_settings, pending, forge.ent_attributes(person_id)),
+                        key)
+    statements.take()
+    page = await browser.post(pending.acs_url, data={
+        "SAMLResponse": forge.encode(forge.response(testbed_settings, pending, signed)),
+        "RelayState": pending.relay_state})
+    assert page.status_code == 200
+    assert _peer_reads(statements.take()) == 0
