@@ -89,3 +89,15 @@ def test_an_unknown_or_oversized_state_id_is_not_taken(migrated: Engine) -> None
         assert _take(session, "", NOW) is None
         assert _take(session, "x" * 65, NOW) is None
         assert _take(session, "unknown", NOW) is None
+
+
+def test_an_assertion_is_remembered_once_per_issuer(migrated: Engine) -> None:
+    """The replay cache: the same assertion id again from the same issuer is a replay."""
+    later = NOW + timedelta(minutes=5)
+    with session_factory(migrated)() as session:
+        assert login_state.remember_assertion(session, IDP, "_a1", later)
+        assert not login_state.remember_assertion(session, IDP, "_a1", later)
+        assert login_state.remember_assertion(session, "https://other.example.test", "_a1", later)
+        session.commit()
+    with session_factory(migrated)() as session:
+        assert not login_state.remember_assertion(session, IDP, "_a1", later)
