@@ -197,7 +197,6 @@ def _start_sp_flow(
     )
     resource = resources.for_relay_state(session, request.sp.entity_id, request.relay_state)
     state = login_state.open_state(
-        session,
         flow="sp",
         now=now,
         lifetime=state_lifetime(settings),
@@ -234,7 +233,6 @@ def _start_mediacentre_flow(
     if sp is None or acs is None:
         raise FlowError("sso.unknown_sp", resources.provider_entity_id(session, resource), 403)
     state = login_state.open_state(
-        session,
         flow="mediacentre",
         now=now,
         lifetime=state_lifetime(broker.settings),

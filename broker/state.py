@@ -12,7 +12,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, delete, select, update
+from sqlalchemy import Row, Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -44,6 +44,7 @@ TAKE = (
     .returning(*_LOGIN_STATES.c)
 )
 _COLUMNS = tuple(column.key for column in _LOGIN_STATES.c)
+_SAVE = insert(_LOGIN_STATES)
 _CONSUMED = cast(Table, ConsumedAssertion.__table__)
 # On the table, not the mapped class: a Core INSERT skips the ORM's bulk-insert path (its
 # per-call bookkeeping cost about 3x the statement itself here), and nothing is loaded back.
@@ -58,7 +59,6 @@ _REMEMBER = {
 
 
 def open_state(
-    session: Session,
     *,
     flow: str,
     now: datetime,
@@ -91,10 +91,18 @@ def open_state(
         downstream=downstream,
         downstream_params=downstream_params,
     )
-    # No flush: the caller completes the row (the identity provider chosen, the upstream
-    # request id) and the commit sends one INSERT instead of an INSERT and an UPDATE.
-    session.add(state)
+    # Not in the session: the caller completes the row (the identity provider chosen, the
+    # upstream request id), then ``save`` sends it, one INSERT.
     return state
+
+
+def save(session: Session, state: LoginState) -> None:
+    """Insert a new login state, complete: a plain Core INSERT, no unit-of-work flush.
+
+    The state stays out of the session (later changes to it are not saved); a state read back
+    later (``pending``) is an ordinary ORM row again.
+    """
+    session.execute(_SAVE, {name: getattr(state, name) for name in _COLUMNS})
 
 
 def pending(session: Session, state_id: str, now: datetime) -> LoginState | None:

@@ -69,27 +69,29 @@ _IDENTITY_PROVIDERS = select(
 def to_identity_provider(
     session: Session, broker: Broker, state: LoginState, now: datetime
 ) -> Response:
-    with session.no_autoflush:  # the new login state is inserted once, complete, at commit
-        found = sorted(session.execute(_IDENTITY_PROVIDERS).all(),
-                       key=lambda row: (row.protocol != "saml", row.name))
-        if not found:
-            raise FlowError("sso.no_identity_provider", "", 503)
-        if len(found) > 1:
-            return _chooser(state, [row.name for row in found])
-        protocol, name, metadata_xml, allow_sha1 = found[0]
-        fresh = fresh_login_required(state)
-        if protocol == "oidc":
-            op = oidc_providers.find(session, name)
-            if op is None:  # removed since the listing
-                raise FlowError("sso.no_identity_provider", name, 503)
-            url = oidc_rp.redirect_to_op(broker.settings, op, state, force_authn=fresh)
-        else:
-            trust.hold(session, name, metadata_xml, allow_sha1)
-            idp = trust.find_idp(session, name)
-            if idp is None:
-                raise FlowError("sso.no_identity_provider", name, 503)
-            url = saml_sp.redirect_to_idp(broker.settings, broker.keypair, idp, state, now,
-                                          force_authn=fresh)
+    """Send the person to the identity provider, or to the chooser; the new state is saved."""
+    found = sorted(session.execute(_IDENTITY_PROVIDERS).all(),
+                   key=lambda row: (row.protocol != "saml", row.name))
+    if not found:
+        raise FlowError("sso.no_identity_provider", "", 503)
+    if len(found) > 1:
+        login_state.save(session, state)
+        return _chooser(state, [row.name for row in found])
+    protocol, name, metadata_xml, allow_sha1 = found[0]
+    fresh = fresh_login_required(state)
+    if protocol == "oidc":
+        op = oidc_providers.find(session, name)
+        if op is None:  # removed since the listing
+            raise FlowError("sso.no_identity_provider", name, 503)
+        url = oidc_rp.redirect_to_op(broker.settings, op, state, force_authn=fresh)
+    else:
+        trust.hold(session, name, metadata_xml, allow_sha1)
+        idp = trust.find_idp(session, name)
+        if idp is None:
+            raise FlowError("sso.no_identity_provider", name, 503)
+        url = saml_sp.redirect_to_idp(broker.settings, broker.keypair, idp, state, now,
+                                      force_authn=fresh)
+    login_state.save(session, state)  # complete now: the identity provider and request id
     return RedirectResponse(url, status_code=303)
 
 

@@ -19,13 +19,14 @@ def _open(engine: Engine, *, asked: bool = True, lifetime: int = 300) -> str:
     """A login state as the SSO request leaves it: the identity provider asked, or not yet."""
     with session_factory(engine)() as session:
         state = login_state.open_state(
-            session, flow="sp", now=NOW, lifetime=timedelta(seconds=lifetime),
+            flow="sp", now=NOW, lifetime=timedelta(seconds=lifetime),
             acs_url="https://sp.example.test/acs", sp_entity_id="https://sp.example.test",
             sp_request_id="_sp1", relay_state="https://sp.example.test/r", resource_id="r1",
             uai=None,
         )
         if asked:
             state.idp_entity_id, state.upstream_request_id = IDP, f"_up{state.id[:8]}"
+        login_state.save(session, state)
         session.commit()
         return state.id
 

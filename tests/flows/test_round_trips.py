@@ -60,6 +60,16 @@ async def test_the_sso_request_reads_only_the_requesters_peer_row(
     assert _peer_reads(statements.take()) == 1
 
 
+async def test_the_sso_request_writes_the_login_state_once_complete(
+    browser: httpx.AsyncClient, testbed_settings: Settings, statements: Statements
+) -> None:
+    """One INSERT, with the identity provider and the request id sent to it; no UPDATE."""
+    statements.take()
+    await forge.start(browser, testbed_settings, "manuel-maths-4e")
+    writes = [s for s in statements.take() if " login_states" in s and not s.startswith("SELECT")]
+    assert len(writes) == 1 and writes[0].startswith("INSERT INTO login_states")
+
+
 async def test_the_acs_reads_no_peer_row_of_its_own(
     browser: httpx.AsyncClient, testbed_settings: Settings, statements: Statements
 ) -> None:
