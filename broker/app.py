@@ -197,7 +197,6 @@ def _start_sp_flow(
     )
     resource = resources.for_relay_state(session, request.sp.entity_id, request.relay_state)
     state = login_state.open_state(
-        session,
         flow="sp",
         now=now,
         lifetime=state_lifetime(settings),
@@ -234,7 +233,6 @@ def _start_mediacentre_flow(
     if sp is None or acs is None:
         raise FlowError("sso.unknown_sp", resources.provider_entity_id(session, resource), 403)
     state = login_state.open_state(
-        session,
         flow="mediacentre",
         now=now,
         lifetime=state_lifetime(broker.settings),
@@ -253,12 +251,12 @@ def _finish(
 ) -> Response:
     """The identity provider's answer: validate, decide, release, audit, sign, deliver."""
     settings = broker.settings
-    state = login_state.pending(session, form.get("RelayState", ""), now)
-    if state is None or state.upstream_request_id is None:
+    # Consumed first (a refusal below rolls it back): one statement, and the row lock from here
+    # to COMMIT keeps a second answer to the same request waiting, then refused.
+    state = saml_sp.take_state(session, form.get("RelayState", ""), now)
+    if state is None:
         raise FlowError("sso.state_unknown", "", 400)
     assertion = saml_sp.read_response(session, settings, form, state, now)
-    if not login_state.consume(session, state.id, now):
-        raise FlowError("sso.state_unknown", "already used", 400)
     # not_on_or_after already includes the clock skew: the assertion is refused after it.
     if not login_state.remember_assertion(
         session, assertion.issuer, assertion.assertion_id, assertion.not_on_or_after

@@ -99,7 +99,6 @@ def _open(
     flow: str, uai: str | None, renew: bool = False,
 ) -> Response:
     state = login_state.open_state(
-        session,
         flow=flow,
         now=now,
         lifetime=state_lifetime(broker.settings),

@@ -71,7 +71,6 @@ def _return_path(path: str) -> str:
 def _start_login(session: Session, request: Request, now: datetime) -> Response:
     broker = request.app.state.broker
     state = login_state.open_state(
-        session,
         flow="console",
         now=now,
         lifetime=_lifetime(broker.settings),

@@ -121,7 +121,6 @@ def _authorize(session: Session, broker: Broker, now: datetime, params: dict[str
             "state": client_state, "iss": issuer(broker.settings),
         }), status_code=303)
     state = login_state.open_state(
-        session,
         flow="sp",
         now=now,
         lifetime=state_lifetime(broker.settings),

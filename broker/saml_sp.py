@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.elements import Label
 
 from broker import endpoints, trust
+from broker import state as login_state
 from broker.domain import Authentication
 from broker.errors import FlowError
-from broker.models import LoginState
+from broker.models import LoginState, Peer
 from services.keys import KeyPair
 from services.saml import bindings, build
 from services.saml.constants import BINDING_REDIRECT
@@ -48,6 +52,37 @@ def redirect_to_idp(
     return bindings.encode_redirect(
         sso, request, kind="SAMLRequest", relay_state=state.id, keypair=keypair
     )
+
+
+_STATES = cast(Table, LoginState.__table__)
+
+
+def _of_the_idp(column: InstrumentedAttribute[Any]) -> Label[Any]:
+    return (select(column).where(Peer.entity_id == _STATES.c.idp_entity_id)
+            .scalar_subquery().label(f"idp_{column.key}"))
+
+
+# The login state consumed, with the row of the identity provider it was sent to (scalar
+# subqueries in RETURNING: PostgreSQL, and SQLite from 3.35): one round trip for both.
+_TAKE = login_state.TAKE.returning(_of_the_idp(Peer.metadata_xml), _of_the_idp(Peer.allow_sha1))
+
+
+def take_state(session: Session, state_id: str, now: datetime) -> LoginState | None:
+    """Consume the login state an identity provider's Response answers (``state.take``).
+
+    The identity provider's peer row comes back with it and is held for the session
+    (``trust.hold``): checking the Response's signature and algorithms then reads no peer.
+    Which peer is trusted does not change: the state's own identity provider, whose entity id
+    ``validate_response`` requires as the issuer; a peer removed since is simply not held, and
+    the Response is then refused as from an unknown issuer, as before.
+    """
+    row = login_state.take(session, state_id, now, statement=_TAKE)
+    if row is None:
+        return None
+    state = login_state.state_of(row)
+    if state.idp_entity_id is not None and row.idp_metadata_xml is not None:
+        trust.hold(session, state.idp_entity_id, row.idp_metadata_xml, row.idp_allow_sha1)
+    return state
 
 
 def read_response(

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Row, Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from broker.models import ConsumedAssertion, LoginState
 
@@ -29,18 +30,35 @@ _CONSUME = (
     .values(consumed_at=bindparam("now"))
     .execution_options(synchronize_session=False)
 )
+_LOGIN_STATES = cast(Table, LoginState.__table__)
+# The ACS's consumption: the state is marked used and its row comes back in one round trip.
+# Core, not ORM: no identity-map bookkeeping for a row used once. (``RETURNING`` on UPDATE:
+# PostgreSQL, and SQLite from 3.35.) A caller may return more with it (``saml_sp``: the
+# identity provider's peer row).
+TAKE = (
+    update(_LOGIN_STATES)
+    .where(_LOGIN_STATES.c.id == bindparam("state_id"), _LOGIN_STATES.c.consumed_at.is_(None),
+           _LOGIN_STATES.c.expires_at > bindparam("now"),
+           _LOGIN_STATES.c.upstream_request_id.is_not(None))
+    .values(consumed_at=bindparam("now"))
+    .returning(*_LOGIN_STATES.c)
+)
+_COLUMNS = tuple(column.key for column in _LOGIN_STATES.c)
+_SAVE = insert(_LOGIN_STATES)
+_CONSUMED = cast(Table, ConsumedAssertion.__table__)
+# On the table, not the mapped class: a Core INSERT skips the ORM's bulk-insert path (its
+# per-call bookkeeping cost about 3x the statement itself here), and nothing is loaded back.
 _REMEMBER = {
-    dialect: module.insert(ConsumedAssertion)
+    dialect: module.insert(_CONSUMED)
     .values(issuer=bindparam("issuer"), assertion_id=bindparam("assertion_id"),
             expires_at=bindparam("expires_at"))
     .on_conflict_do_nothing(index_elements=["issuer", "assertion_id"])
-    .returning(ConsumedAssertion.id)  # rowcount is not reliable here on psycopg
+    .returning(_CONSUMED.c.id)  # rowcount is not reliable here on psycopg
     for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
 
 def open_state(
-    session: Session,
     *,
     flow: str,
     now: datetime,
@@ -73,10 +91,18 @@ def open_state(
         downstream=downstream,
         downstream_params=downstream_params,
     )
-    # No flush: the caller completes the row (the identity provider chosen, the upstream
-    # request id) and the commit sends one INSERT instead of an INSERT and an UPDATE.
-    session.add(state)
+    # Not in the session: the caller completes the row (the identity provider chosen, the
+    # upstream request id), then ``save`` sends it, one INSERT.
     return state
+
+
+def save(session: Session, state: LoginState) -> None:
+    """Insert a new login state, complete: a plain Core INSERT, no unit-of-work flush.
+
+    The state stays out of the session (later changes to it are not saved); a state read back
+    later (``pending``) is an ordinary ORM row again.
+    """
+    session.execute(_SAVE, {name: getattr(state, name) for name in _COLUMNS})
 
 
 def pending(session: Session, state_id: str, now: datetime) -> LoginState | None:
@@ -87,6 +113,29 @@ def pending(session: Session, state_id: str, now: datetime) -> LoginState | None
     if state is None or state.consumed_at is not None or state.expires_at <= now:
         return None
     return state
+
+
+def take(
+    session: Session, state_id: str, now: datetime, *, statement: ReturningUpdate[Any] = TAKE
+) -> Row[Any] | None:
+    """Consume a login state whose identity provider was asked, and return its row; else None.
+
+    One ``UPDATE … RETURNING`` (``TAKE``, or a caller's ``TAKE`` returning more) instead of a
+    SELECT then a conditional UPDATE: the state is marked used before the answer is even read,
+    in the same transaction, so a refused answer (rolled back) leaves it pending, and of two
+    concurrent requests for the same state exactly one gets the row (the other waits for the
+    row lock, then finds it consumed). An unknown, expired, already used or not yet sent state
+    are the same None: the caller cannot tell them apart, nor can whoever posts to it.
+    """
+    if not state_id or len(state_id) > 64:
+        return None
+    return session.execute(statement, {"state_id": state_id, "now": now}).first()
+
+
+def state_of(row: Row[Any]) -> LoginState:
+    """The login state in a row ``take`` returned, detached (its changes are not saved)."""
+    mapping = row._mapping
+    return LoginState(**{name: mapping[name] for name in _COLUMNS})
 
 
 def consume(session: Session, state_id: str, now: datetime) -> bool:

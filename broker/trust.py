@@ -92,13 +92,32 @@ def _peer(session: Session, entity_id: str) -> tuple[EntityMetadata, bool] | Non
     Kept in ``session.info``: the metadata read to check a message also answers
     ``allows_sha1`` in the same request without a second SELECT.
     """
-    held: dict[str, tuple[EntityMetadata, bool]] = session.info.setdefault("gar_peers", {})
-    peer = held.get(entity_id)
+    peer = _held(session).get(entity_id)
     if peer is None:
         row = session.execute(_PEER, {"entity_id": entity_id}).first()
         if row is not None:
-            peer = held[entity_id] = (parse_cached(row.metadata_xml.encode("utf-8")),
-                                      bool(row.allow_sha1))
+            peer = hold(session, entity_id, row.metadata_xml, row.allow_sha1)
+    return peer
+
+
+def _held(session: Session) -> dict[str, tuple[EntityMetadata, bool]]:
+    held: dict[str, tuple[EntityMetadata, bool]] = session.info.setdefault("gar_peers", {})
+    return held
+
+
+def hold(
+    session: Session, entity_id: str, metadata_xml: str, allow_sha1: bool | None
+) -> tuple[EntityMetadata, bool]:
+    """Keep, for this session, a peer's row that another statement read along with its own.
+
+    The login path reads a peer's row inside statements it needs anyway (the identity
+    provider listing, the ACS's consumption of the login state) instead of one SELECT more;
+    ``find``, ``find_idp`` and ``allows_sha1`` then answer from it, as after their own read.
+    The row is the database's, as ``_PEER`` would have returned it: the metadata is still
+    parsed (once per distinct document) and trusted only for ``entity_id``.
+    """
+    peer = _held(session)[entity_id] = (parse_cached(metadata_xml.encode("utf-8")),
+                                        bool(allow_sha1))
     return peer
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import Boolean, Text, case, cast, func, literal, null, select, union_all
 from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -48,37 +48,50 @@ def check_fresh(state: LoginState, auth: Authentication, skew: timedelta) -> Non
 
 
 # Every identity provider's name and protocol, SAML ones first: one statement per login, and
-# no peer's metadata read but the one the person is sent to.
-_IDENTITY_PROVIDERS = union_all(
-    select(literal("saml").label("protocol"), Peer.entity_id.label("name"))
+# no peer's metadata read but the one the person is sent to. When there is one candidate only
+# (the usual case: it is then not asked to choose), its row comes back in the same statement
+# (``count(*) OVER ()``), which spares the SELECT of the peer that followed.
+_CANDIDATES = union_all(
+    select(literal("saml").label("protocol"), Peer.entity_id.label("name"),
+           Peer.metadata_xml.label("metadata_xml"), Peer.allow_sha1.label("allow_sha1"))
     .where(Peer.role.in_(trust.IDP_ROLES)),
-    select(literal("oidc").label("protocol"), OidcProvider.issuer.label("name")),
+    select(literal("oidc").label("protocol"), OidcProvider.issuer.label("name"),
+           cast(null(), Text).label("metadata_xml"), cast(null(), Boolean).label("allow_sha1")),
+).subquery()
+_ALONE = func.count().over() == 1
+_IDENTITY_PROVIDERS = select(
+    _CANDIDATES.c.protocol, _CANDIDATES.c.name,
+    case((_ALONE, _CANDIDATES.c.metadata_xml)).label("metadata_xml"),
+    case((_ALONE, _CANDIDATES.c.allow_sha1)).label("allow_sha1"),
 )
 
 
 def to_identity_provider(
     session: Session, broker: Broker, state: LoginState, now: datetime
 ) -> Response:
-    with session.no_autoflush:  # the new login state is inserted once, complete, at commit
-        found = sorted(session.execute(_IDENTITY_PROVIDERS).all(),
-                       key=lambda row: (row[0] != "saml", row[1]))
-        if not found:
-            raise FlowError("sso.no_identity_provider", "", 503)
-        if len(found) > 1:
-            return _chooser(state, [name for _, name in found])
-        protocol, name = found[0]
-        fresh = fresh_login_required(state)
-        if protocol == "oidc":
-            op = oidc_providers.find(session, name)
-            if op is None:  # removed since the listing
-                raise FlowError("sso.no_identity_provider", name, 503)
-            url = oidc_rp.redirect_to_op(broker.settings, op, state, force_authn=fresh)
-        else:
-            idp = trust.find_idp(session, name)
-            if idp is None:
-                raise FlowError("sso.no_identity_provider", name, 503)
-            url = saml_sp.redirect_to_idp(broker.settings, broker.keypair, idp, state, now,
-                                          force_authn=fresh)
+    """Send the person to the identity provider, or to the chooser; the new state is saved."""
+    found = sorted(session.execute(_IDENTITY_PROVIDERS).all(),
+                   key=lambda row: (row.protocol != "saml", row.name))
+    if not found:
+        raise FlowError("sso.no_identity_provider", "", 503)
+    if len(found) > 1:
+        login_state.save(session, state)
+        return _chooser(state, [row.name for row in found])
+    protocol, name, metadata_xml, allow_sha1 = found[0]
+    fresh = fresh_login_required(state)
+    if protocol == "oidc":
+        op = oidc_providers.find(session, name)
+        if op is None:  # removed since the listing
+            raise FlowError("sso.no_identity_provider", name, 503)
+        url = oidc_rp.redirect_to_op(broker.settings, op, state, force_authn=fresh)
+    else:
+        trust.hold(session, name, metadata_xml, allow_sha1)
+        idp = trust.find_idp(session, name)
+        if idp is None:
+            raise FlowError("sso.no_identity_provider", name, 503)
+        url = saml_sp.redirect_to_idp(broker.settings, broker.keypair, idp, state, now,
+                                      force_authn=fresh)
+    login_state.save(session, state)  # complete now: the identity provider and request id
     return RedirectResponse(url, status_code=303)
 
 

@@ -11,19 +11,18 @@ ignored, so a self-signed attacker certificate gains nothing.
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 from collections.abc import Sequence
+from functools import lru_cache
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
-from signxml.algorithms import (
-    CanonicalizationMethod,
-    DigestAlgorithm,
-    SignatureConstructionMethod,
-    SignatureMethod,
-)
+from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from signxml.exceptions import SignXMLException
-from signxml.signer import XMLSigner
 from signxml.verifier import SignatureConfiguration, VerifyResult, XMLVerifier
 
 from services.keys import KeyPair
@@ -51,11 +50,16 @@ _STRONG_DIGESTS = frozenset({DIGEST_SHA256, DIGEST_SHA384, DIGEST_SHA512})
 _ALLOWED_TRANSFORMS = frozenset({TRANSFORM_ENVELOPED, EXC_C14N, C14N_10, C14N_11})
 
 
-class _LegacySigner(XMLSigner):
-    """signxml refuses to produce SHA-1 signatures; the testbed needs them to emulate old ENTs."""
-
-    def check_deprecated_methods(self) -> None:
-        return None
+# The signature algorithms the signer produces, and the hash each one signs with. RSA-SHA1 is
+# here only so the testbed can emulate old ENTs; verification refuses it unless a peer is
+# allowed it.
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    ALG_RSA_SHA1: hashes.SHA1,
+    ALG_RSA_SHA256: hashes.SHA256,
+    ALG_RSA_SHA384: hashes.SHA384,
+    ALG_RSA_SHA512: hashes.SHA512,
+}
+_DS_NSMAP = {"ds": _DS}
 
 
 def sign(
@@ -63,9 +67,16 @@ def sign(
 ) -> etree._Element:
     """Return a signed copy of ``element`` with ``ds:Signature`` right after its Issuer.
 
-    The input element is left untouched; the result is a new tree root.
+    The input element is left untouched; the result is a new tree root. The signature is
+    enveloped, exclusive c14n, SHA-256 digest, with the signing certificate in KeyInfo: the
+    same document, byte for byte, that signxml's ``XMLSigner`` made from the same input and
+    key (``tests/saml/test_signer_identity.py`` holds that). It is built here rather than by
+    signxml because signxml serialises and re-parses the document twice and builds generic
+    machinery per call, which cost about half of each signature's time on the login path;
+    what it checks on *verification* is untouched (``verify`` below still uses signxml).
     """
-    if algorithm not in _STRONG_SIGNATURES | {ALG_RSA_SHA1}:
+    hash_algorithm = _HASHES.get(algorithm)
+    if hash_algorithm is None:
         raise ValueError(f"unsupported signature algorithm {algorithm}")
     element_id = element.get("ID")
     if not element_id:
@@ -74,24 +85,44 @@ def sign(
     target.tail = None
     for old in target.findall(f"{{{_DS}}}Signature"):
         target.remove(old)
-    placeholder = etree.Element(f"{{{_DS}}}Signature", {"Id": "placeholder"}, nsmap={"ds": _DS})
+    # The digest covers the element without its signature (the enveloped transform), so it is
+    # taken before the signature goes in; without comments, as the CanonicalizationMethod says
+    # (lxml's c14n keeps them unless told not to).
+    digest = hashlib.sha256(_exc_c14n(target)).digest()
+
+    signature = etree.Element(f"{{{_DS}}}Signature", nsmap=_DS_NSMAP)
     issuer = target.find(f"{{{NS['saml']}}}Issuer")
-    target.insert(0 if issuer is None else target.index(issuer) + 1, placeholder)
-    signer_class = _LegacySigner if algorithm == ALG_RSA_SHA1 else XMLSigner
-    signer = signer_class(
-        method=SignatureConstructionMethod.enveloped,
-        signature_algorithm=SignatureMethod(algorithm),
-        digest_algorithm=DigestAlgorithm(DIGEST_SHA256),
-        c14n_algorithm=CanonicalizationMethod(EXC_C14N),
+    target.insert(0 if issuer is None else target.index(issuer) + 1, signature)
+    signed_info = etree.SubElement(signature, f"{{{_DS}}}SignedInfo", nsmap=_DS_NSMAP)
+    etree.SubElement(signed_info, f"{{{_DS}}}CanonicalizationMethod", Algorithm=EXC_C14N)
+    etree.SubElement(signed_info, f"{{{_DS}}}SignatureMethod", Algorithm=algorithm)
+    reference = etree.SubElement(signed_info, f"{{{_DS}}}Reference", URI=f"#{element_id}")
+    transforms = etree.SubElement(reference, f"{{{_DS}}}Transforms")
+    etree.SubElement(transforms, f"{{{_DS}}}Transform", Algorithm=TRANSFORM_ENVELOPED)
+    etree.SubElement(transforms, f"{{{_DS}}}Transform", Algorithm=EXC_C14N)
+    etree.SubElement(reference, f"{{{_DS}}}DigestMethod", Algorithm=DIGEST_SHA256)
+    etree.SubElement(reference, f"{{{_DS}}}DigestValue").text = base64.b64encode(digest).decode()
+    value = keypair.private_key.sign(
+        _exc_c14n(signed_info),
+        padding.PKCS1v15(),
+        hash_algorithm(),
     )
-    signed: etree._Element = signer.sign(
-        target,
-        key=keypair.private_key,
-        cert=[keypair.certificate],
-        reference_uri=f"#{element_id}",
-        id_attribute="ID",
-    )
-    return signed
+    etree.SubElement(signature, f"{{{_DS}}}SignatureValue").text = base64.b64encode(value).decode()
+    key_info = etree.SubElement(signature, f"{{{_DS}}}KeyInfo")
+    x509_data = etree.SubElement(key_info, f"{{{_DS}}}X509Data")
+    etree.SubElement(x509_data, f"{{{_DS}}}X509Certificate").text = _pem_body(keypair.certificate)
+    return target
+
+
+def _exc_c14n(element: etree._Element) -> bytes:
+    return etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
+
+
+@lru_cache(maxsize=16)
+def _pem_body(certificate: x509.Certificate) -> str:
+    """The certificate's PEM without its armour lines, line breaks kept (as signxml wrote it)."""
+    pem = certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    return pem.split("-----BEGIN CERTIFICATE-----\n", 1)[1].split("-----END CERTIFICATE-----", 1)[0]
 
 
 def verify(

@@ -232,6 +232,18 @@ async def test_replayed_response_is_refused_and_changes_nothing(
     assert _snapshot(testbed_settings) == before
 
 
+async def test_a_refused_response_leaves_the_login_state_to_the_right_one(
+    browser: httpx.AsyncClient, testbed_settings: Settings
+) -> None:
+    """The ACS consumes the state before reading the Response; a refusal rolls that back."""
+    pending = await forge.start(browser, testbed_settings, "manuel-maths-4e")
+    attrs = forge.ent_attributes(_person_id(testbed_settings, "eleve.assigne"))
+    assert (await _answer(browser, pending, _unsigned(testbed_settings, pending, attrs))
+            ).status_code == 400
+    page = await _answer(browser, pending, _good(testbed_settings, pending, attrs))
+    assert (page.status_code, 'id="saml-post"' in page.text) == (200, True)
+
+
 async def test_response_without_a_login_state_is_refused(
     browser: httpx.AsyncClient, testbed_settings: Settings
 ) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from lxml import etree
+from signxml.signer import XMLSigner
 
 from services.keys import KeyPair, generate
 from services.saml import build, signing
@@ -29,6 +30,17 @@ ATTRIBUTES: Mapping[str, Sequence[str]] = {
 }
 
 MakeResponse = Callable[..., etree._Element]
+
+
+class LegacySigner(XMLSigner):
+    """signxml refuses to produce SHA-1 signatures; the tests need them to emulate old ENTs.
+
+    (The broker's own signer makes RSA-SHA1 signatures itself; this is signxml's, for the
+    specifications that compare with it or need a SHA-1 digest, which the broker never makes.)
+    """
+
+    def check_deprecated_methods(self) -> None:
+        return None
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from services.saml import build, signing
 from services.saml.constants import ALG_RSA_SHA1, NAMEID_TRANSIENT, NS
 from services.saml.errors import SamlError
 from services.saml.xml import parse, to_bytes
-from tests.saml.conftest import ACS, IDP, NOW, SP
+from tests.saml.conftest import ACS, IDP, NOW, SP, LegacySigner
 
 
 def _assertion() -> etree._Element:
@@ -141,7 +141,7 @@ def test_rsa_sha1_signature_is_accepted_when_allowed(idp_keys: KeyPair) -> None:
 
 def test_sha1_digest_is_refused_by_default(idp_keys: KeyPair) -> None:
     element = _assertion()
-    signer = signing._LegacySigner(
+    signer = LegacySigner(
         signature_algorithm=SignatureMethod.RSA_SHA256,
         digest_algorithm=DigestAlgorithm.SHA1,
         c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,

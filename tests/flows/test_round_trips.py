@@ -1,0 +1,88 @@
+"""What an SP-initiated SAML login reads and writes, statement by statement.
+
+The login path's cost is mostly its statements (``bench/README.md``, "Where time goes"), so
+what it spared is specified here: with one identity provider, its peer row comes with the
+listing; the ACS reads no peer row of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from services import dataset
+from services.settings import Settings
+from tests.flows import forge
+
+pytestmark = pytest.mark.anyio
+
+
+class Statements:
+    """Every statement any engine sends while recording, first words only."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.sent.append(" ".join(statement.split()))
+
+    def take(self) -> list[str]:
+        sent, self.sent = self.sent, []
+        return sent
+
+
+@pytest.fixture
+def statements() -> Iterator[Statements]:
+    recorder = Statements()
+    event.listen(Engine, "before_cursor_execute", recorder)
+    try:
+        yield recorder
+    finally:
+        event.remove(Engine, "before_cursor_execute", recorder)
+
+
+def _peer_reads(sent: list[str]) -> int:
+    """Statements that read one peer's row by its entity id (``trust._PEER``)."""
+    return sum(s.startswith("SELECT peers.metadata_xml, peers.allow_sha1 FROM peers") for s in sent)
+
+
+async def test_the_sso_request_reads_only_the_requesters_peer_row(
+    browser: httpx.AsyncClient, testbed_settings: Settings, statements: Statements
+) -> None:
+    """The one identity provider's row comes with the listing of identity providers."""
+    statements.take()
+    await forge.start(browser, testbed_settings, "manuel-maths-4e")
+    assert _peer_reads(statements.take()) == 1
+
+
+async def test_the_sso_request_writes_the_login_state_once_complete(
+    browser: httpx.AsyncClient, testbed_settings: Settings, statements: Statements
+) -> None:
+    """One INSERT, with the identity provider and the request id sent to it; no UPDATE."""
+    statements.take()
+    await forge.start(browser, testbed_settings, "manuel-maths-4e")
+    writes = [s for s in statements.take() if " login_states" in s and not s.startswith("SELECT")]
+    assert len(writes) == 1 and writes[0].startswith("INSERT INTO login_states")
+
+
+async def test_the_acs_reads_no_peer_row_of_its_own(
+    browser: httpx.AsyncClient, testbed_settings: Settings, statements: Statements
+) -> None:
+    """The identity provider's row comes back with the login state the ACS consumes."""
+    pending = await forge.start(browser, testbed_settings, "manuel-maths-4e")
+    person_id = next(p.person_id for p in dataset.build(provider_base=testbed_settings.provider_base
+                                                        ).persons if p.login == "eleve.assigne")
+    key = forge.idp_key(testbed_settings)
+    signed = forge.sign(forge.assertion(testbed_settings, pending, forge.ent_attributes(person_id)),
+                        key)
+    statements.take()
+    page = await browser.post(pending.acs_url, data={
+        "SAMLResponse": forge.encode(forge.response(testbed_settings, pending, signed)),
+        "RelayState": pending.relay_state})
+    assert page.status_code == 200
+    assert _peer_reads(statements.take()) == 0
