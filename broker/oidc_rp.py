@@ -268,9 +268,11 @@ def _finish(
     session: Session, broker: Broker, now: datetime, pending: _Pending, claims: dict[str, Any],
     request: Request,
 ) -> Response:
-    state = login_state.pending(session, pending.state_id, now)
-    if state is None or not login_state.consume(session, state.id, now):
-        raise FlowError("sso.state_unknown", "already used", 400)
+    # Consumed and read in one UPDATE … RETURNING, as the SAML ACS does (broker.state.take).
+    row = login_state.take(session, pending.state_id, now)
+    if row is None:
+        raise FlowError("sso.state_unknown", "", 400)
+    state = login_state.state_of(row)
     expires = datetime.fromtimestamp(float(claims["exp"]), UTC) + timedelta(
         seconds=broker.settings.clock_skew_seconds)
     if not login_state.remember_assertion(session, pending.issuer, f"nonce:{pending.nonce}",

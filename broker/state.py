@@ -23,18 +23,11 @@ from broker.models import ConsumedAssertion, LoginState
 # Built once: each login runs these, and building a statement (and its cache key) cost more
 # than running it.
 _STATE = select(LoginState).where(LoginState.id == bindparam("id"))
-_CONSUME = (
-    update(LoginState)
-    .where(LoginState.id == bindparam("state_id"), LoginState.consumed_at.is_(None),
-           LoginState.expires_at > bindparam("now"))
-    .values(consumed_at=bindparam("now"))
-    .execution_options(synchronize_session=False)
-)
 _LOGIN_STATES = cast(Table, LoginState.__table__)
-# The ACS's consumption: the state is marked used and its row comes back in one round trip.
-# Core, not ORM: no identity-map bookkeeping for a row used once. (``RETURNING`` on UPDATE:
-# PostgreSQL, and SQLite from 3.35.) A caller may return more with it (``saml_sp``: the
-# identity provider's peer row).
+# The consumption (SAML ACS, OIDC callback): the state is marked used and its row comes back
+# in one round trip. Core, not ORM: no identity-map bookkeeping for a row used once.
+# (``RETURNING`` on UPDATE: PostgreSQL, and SQLite from 3.35.) A caller may return more with
+# it (``saml_sp``: the identity provider's peer row).
 TAKE = (
     update(_LOGIN_STATES)
     .where(_LOGIN_STATES.c.id == bindparam("state_id"), _LOGIN_STATES.c.consumed_at.is_(None),
@@ -136,12 +129,6 @@ def state_of(row: Row[Any]) -> LoginState:
     """The login state in a row ``take`` returned, detached (its changes are not saved)."""
     mapping = row._mapping
     return LoginState(**{name: mapping[name] for name in _COLUMNS})
-
-
-def consume(session: Session, state_id: str, now: datetime) -> bool:
-    """Mark the state used; False when another request already did (or it expired)."""
-    result = session.execute(_CONSUME, {"state_id": state_id, "now": now})
-    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def remember_assertion(

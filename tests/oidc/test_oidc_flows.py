@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import lxml.html
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
 
 from broker.mediacentre import entry_query
 from services.keys import generate, load_or_create
@@ -151,6 +152,32 @@ async def test_a_replayed_identity_provider_callback_is_refused(
     assert verdict(await walk(oidc_browser, await oidc_browser.get(callback))) == "ok"
     replayed = await oidc_browser.get(callback)
     assert replayed.status_code == 400 and error_code(replayed) == "sso.state_unknown"
+
+
+async def test_the_identity_provider_callback_reads_its_login_state_once_then_takes_it(
+    oidc_browser: httpx.AsyncClient, oidc_upstream_settings: Settings
+) -> None:
+    """Read before the token exchange (its nonce and PKCE verifier), then consumed and read
+    back by one UPDATE … RETURNING, as the SAML ACS does: no second SELECT."""
+    settings = oidc_upstream_settings
+    page = await walk(oidc_browser, await oidc_browser.get(
+        f"{settings.provider_base}/resource/{MATHS}"))
+    page = await _pick(oidc_browser, page, f"{settings.idp_base}/oidc")
+    callback = (await log_in(oidc_browser, page, "eleve.assigne")).headers["location"]
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(" ".join(statement.split()))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        assert verdict(await walk(oidc_browser, await oidc_browser.get(callback))) == "ok"
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    touching = [s for s in sent if " login_states" in s]
+    assert len(touching) == 2 and touching[0].startswith("SELECT login_states.id")
+    assert touching[1].startswith("UPDATE login_states SET consumed_at") and (
+        "RETURNING" in touching[1])
 
 
 async def test_a_refusal_over_oidc_is_the_same_refusal_as_over_saml(
