@@ -101,15 +101,6 @@ def create_app(
     app = FastAPI(title="gar-testbed broker", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.broker = broker
     web.install_error_handlers(app, name="GAR — gestionnaire d'accès aux ressources (banc d'essai)")
-    app.include_router(feed_api.router)  # directory feed pushed by an ENT, GAR_REFERENCE §1
-    app.include_router(mediacentre_api.router)  # list API, diffusables, page, §2
-    app.include_router(subscriptions_ws.router)  # distributors' web service, §3
-    app.include_router(console.router)  # assignment console, behind SSO through the broker
-    app.include_router(audit_web.router)  # audit trail, reports, statistics (issue 5)
-    app.include_router(audit_web.console_door)  # /console/audit: officers into the audit pages
-    app.include_router(cas.router)  # CAS 3.0 server toward publishers, §4b
-    app.include_router(oidc_op.router)  # OpenID Provider toward resources, GAR_REFERENCE §4b
-    app.include_router(oidc_rp.router)  # relying party toward OIDC identity providers
     app.state.oidc_http = http or httpx.AsyncClient()  # token calls to identity providers
 
     published = broker.verification_keys()
@@ -180,6 +171,18 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    # Routes are matched in order, every request walking the routers before its own: the SSO
+    # endpoints above come first, then the list ENTs ask for on every portal page. No two
+    # share a path, so the order changes nothing else (bench/README.md, the floor).
+    app.include_router(mediacentre_api.router)  # list API, diffusables, page, §2
+    app.include_router(feed_api.router)  # directory feed pushed by an ENT, GAR_REFERENCE §1
+    app.include_router(subscriptions_ws.router)  # distributors' web service, §3
+    app.include_router(console.router)  # assignment console, behind SSO through the broker
+    app.include_router(audit_web.router)  # audit trail, reports, statistics (issue 5)
+    app.include_router(audit_web.console_door)  # /console/audit: officers into the audit pages
+    app.include_router(cas.router)  # CAS 3.0 server toward publishers, §4b
+    app.include_router(oidc_op.router)  # OpenID Provider toward resources, GAR_REFERENCE §4b
+    app.include_router(oidc_rp.router)  # relying party toward OIDC identity providers
     return app
 
 
