@@ -1,0 +1,141 @@
+"""Benchmark: the floor under the SAML target, what the stack costs before the broker works.
+
+Serves ``floor_app.py`` with the broker's uvicorn settings (``--workers N``, httptools, uvloop,
+no access log) and drives "flows" of its two requests, shaped as the broker's SSO and ACS
+requests (sizes of query, form and answers), from other processes, as ``sso_flows.py`` does.
+Modes run alternately (``--runs`` each), each printing flows per server CPU-second:
+
+- ``plain``: uvicorn + FastAPI + HTTP, the endpoints doing nothing;
+- ``crypto``: the same plus a SAML flow's RSA work (2 verifications, 3 signatures);
+- ``inline`` (only with ``--modes``): ``plain`` with both endpoints ``async def`` doing their
+  work on the event loop's thread, to weigh the hand-off to the thread pool.
+
+A broker that does everything else for free (parsing and canonicalising XML, policy, the
+database, audit, templates) cannot beat the ``crypto`` figure on the same machine.
+
+    python bench/http_floor.py [--workers 2] [--seconds 10] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+from benchlib import ROOT, children, cpu_seconds, free_port, machine, percentile, wait_http
+
+QUERY = "SAMLRequest=" + "A" * 1100 + "&RelayState=" + "R" * 60 + "&SigAlg=x&Signature=" + "B" * 344
+FORM = {"SAMLResponse": "D" * 7600, "RelayState": "S" * 43}
+
+
+def drive(base: str, threads: int, start_at: float, seconds: float) -> list[float]:
+    """Run in a driver process: closed-loop clients; each flow's latency, in seconds."""
+    import httpx
+
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        with httpx.Client(timeout=30.0) as client:
+            while time.time() < start_at:
+                time.sleep(0.001)
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                begin = time.perf_counter()
+                first = client.get(f"{base}/sso?{QUERY}")
+                second = client.post(f"{base}/acs", data=FORM)
+                if first.status_code != 303 or second.status_code != 200:
+                    raise RuntimeError(f"floor app answered {first.status_code}, "
+                                       f"{second.status_code}")
+                with lock:
+                    latencies.append(time.perf_counter() - begin)
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return latencies
+
+
+def measure(mode: str, *, workers: int, seconds: float, concurrency: int,
+            processes: int) -> tuple[float, float, float]:
+    """One run of one mode: (flows/s, flows per server CPU-s, p50 latency in ms)."""
+    port = free_port()
+    env = {**os.environ, "GAR_FLOOR_MODE": "plain" if mode == "inline" else mode,
+           "GAR_FLOOR_INLINE": "1" if mode == "inline" else "0"}
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "uvicorn", "--factory", "floor_app:create_app",
+         "--app-dir", str(Path(__file__).resolve().parent), "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(workers), "--no-access-log",
+         "--log-level", "warning"], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/health")
+        time.sleep(1.0)  # every worker up
+        with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+            threads = max(1, concurrency // processes)
+            warm = [pool.submit(drive, base, threads, time.time() + 0.5, 2.0)
+                    for _ in range(processes)]
+            for future in warm:
+                future.result()
+            pids = children(server.pid)
+            start_at = time.time() + 1.0
+            futures = [pool.submit(drive, base, threads, start_at, seconds)
+                       for _ in range(processes)]
+            while time.time() < start_at:
+                time.sleep(0.001)
+            cpu0, wall0 = cpu_seconds(pids), time.monotonic()
+            latencies = [x for f in futures for x in f.result()]
+            cpu1, wall1 = cpu_seconds(pids), time.monotonic()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    flows = len(latencies)
+    return flows / (wall1 - wall0), flows / (cpu1 - cpu0), percentile(latencies, 50) * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per measured run")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each mode, alternating")
+    parser.add_argument("--concurrency", type=int, default=0,
+                        help="flows in flight (default 4 per worker, as sso_flows.py)")
+    parser.add_argument("--driver-processes", type=int, default=2)
+    parser.add_argument("--modes", default="plain,crypto",
+                        help="comma-separated, among plain, crypto, inline")
+    args = parser.parse_args()
+    modes = args.modes.split(",")
+    if not modes or set(modes) - {"plain", "crypto", "inline"}:
+        parser.error("--modes: plain, crypto or inline")
+    concurrency = args.concurrency or 4 * args.workers
+    print(machine())
+    print(f"conditions: {args.workers} uvicorn workers (httptools, uvloop), {concurrency} "
+          f"flows in flight, driver {args.driver_processes} processes on the same machine, "
+          f"{args.seconds:.0f} s a run", flush=True)
+    figures: dict[str, list[float]] = {mode: [] for mode in modes}
+    for run in range(1, args.runs + 1):
+        for mode in figures:
+            rate, per_cpu, p50 = measure(mode, workers=args.workers, seconds=args.seconds,
+                                         concurrency=concurrency,
+                                         processes=args.driver_processes)
+            figures[mode].append(per_cpu)
+            print(f"  run {run}/{args.runs}, {mode}: {rate:.0f} flows/s, {per_cpu:.0f} flows "
+                  f"per server CPU-s, p50 {p50:.1f} ms", flush=True)
+    medians = ", ".join(f"{mode} {statistics.median(values):.0f}"
+                        for mode, values in figures.items())
+    print(f"summary: floor of a SAML flow on this machine, flows per server CPU-s, medians of "
+          f"{args.runs} runs: {medians} (the target is 300 for the whole broker)")
+
+
+if __name__ == "__main__":
+    main()
