@@ -9,12 +9,17 @@ auto-post page the size of the broker's. ``GAR_FLOOR_MODE`` says what else they 
   endpoint a sync ``def``, run in the thread pool; the ACS an ``async def`` reading the body
   that hands its work to the thread pool);
 - ``crypto``: also the RSA work of a SAML flow (SSO: 1 verification, 1 signature; ACS:
-  1 verification, 2 signatures), on the request's bytes, with the broker's key type.
+  1 verification, 2 signatures), on the request's bytes, with the broker's key type;
+- ``database``: ``crypto`` plus the login's database round trips as the cheapest statements
+  the driver sends (psycopg, no SQLAlchemy: ``SELECT %s`` with one parameter, then COMMIT),
+  as many as the broker's login has (``bench/sso_profile.py``: SSO 4 + COMMIT, ACS 8 +
+  COMMIT), on ``GAR_FLOOR_DATABASE`` (a PostgreSQL URL), one connection per worker thread.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
@@ -40,8 +45,25 @@ def create_app() -> FastAPI:
         for _ in range(signatures):
             key.sign(data, pkcs1, sha256)
 
-    work: Callable[[bytes, int, int], None] = (
-        rsa_work if mode == "crypto" else (lambda data, verifications, signatures: None))
+    local = threading.local()
+
+    def round_trips(statements: int) -> None:
+        connection = getattr(local, "connection", None)
+        if connection is None:
+            import psycopg
+
+            connection = local.connection = psycopg.connect(os.environ["GAR_FLOOR_DATABASE"])
+        for number in range(statements):
+            connection.execute("SELECT %s", (number,)).fetchone()
+        connection.commit()
+
+    def database_work(data: bytes, verifications: int, signatures: int) -> None:
+        rsa_work(data, verifications, signatures)
+        round_trips(4 if signatures == 1 else 8)  # the SSO signs once, the ACS twice
+
+    work: Callable[[bytes, int, int], None] = {
+        "crypto": rsa_work, "database": database_work,
+    }.get(mode, lambda data, verifications, signatures: None)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
     inline = os.environ.get("GAR_FLOOR_INLINE") == "1"

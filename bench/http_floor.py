@@ -7,13 +7,17 @@ Modes run alternately (``--runs`` each), each printing flows per server CPU-seco
 
 - ``plain``: uvicorn + FastAPI + HTTP, the endpoints doing nothing;
 - ``crypto``: the same plus a SAML flow's RSA work (2 verifications, 3 signatures);
+- ``database`` (when ``--database-url`` names a PostgreSQL): ``crypto`` plus the login's 14
+  database round trips as the cheapest statements psycopg can send;
 - ``inline`` (only with ``--modes``): ``plain`` with both endpoints ``async def`` doing their
   work on the event loop's thread, to weigh the hand-off to the thread pool.
 
-A broker that does everything else for free (parsing and canonicalising XML, policy, the
-database, audit, templates) cannot beat the ``crypto`` figure on the same machine.
+A broker that does everything else for free (parsing and canonicalising XML, policy, audit,
+templates, and its statements' SQL beyond a bare round trip) cannot beat the ``database``
+figure on the same machine.
 
     python bench/http_floor.py [--workers 2] [--seconds 10] [--runs 3]
+        [--database-url postgresql://gar:gar@127.0.0.1:5432/gar_bench]
 """
 
 from __future__ import annotations
@@ -66,11 +70,11 @@ def drive(base: str, threads: int, start_at: float, seconds: float) -> list[floa
 
 
 def measure(mode: str, *, workers: int, seconds: float, concurrency: int,
-            processes: int) -> tuple[float, float, float]:
+            processes: int, database: str) -> tuple[float, float, float]:
     """One run of one mode: (flows/s, flows per server CPU-s, p50 latency in ms)."""
     port = free_port()
     env = {**os.environ, "GAR_FLOOR_MODE": "plain" if mode == "inline" else mode,
-           "GAR_FLOOR_INLINE": "1" if mode == "inline" else "0"}
+           "GAR_FLOOR_INLINE": "1" if mode == "inline" else "0", "GAR_FLOOR_DATABASE": database}
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "uvicorn", "--factory", "floor_app:create_app",
          "--app-dir", str(Path(__file__).resolve().parent), "--host", "127.0.0.1",
@@ -111,23 +115,31 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=0,
                         help="flows in flight (default 4 per worker, as sso_flows.py)")
     parser.add_argument("--driver-processes", type=int, default=2)
-    parser.add_argument("--modes", default="plain,crypto",
-                        help="comma-separated, among plain, crypto, inline")
+    parser.add_argument("--database-url", default="",
+                        help="a PostgreSQL URL: adds the database mode (see above)")
+    parser.add_argument("--modes", default="",
+                        help="comma-separated, among plain, crypto, database, inline "
+                             "(default: plain, crypto, and database with --database-url)")
     args = parser.parse_args()
-    modes = args.modes.split(",")
-    if not modes or set(modes) - {"plain", "crypto", "inline"}:
-        parser.error("--modes: plain, crypto or inline")
+    database = args.database_url.replace("postgresql+psycopg://", "postgresql://")
+    modes = (args.modes.split(",") if args.modes
+             else ["plain", "crypto"] + (["database"] if database else []))
+    if set(modes) - {"plain", "crypto", "database", "inline"}:
+        parser.error("--modes: plain, crypto, database or inline")
+    if "database" in modes and not database:
+        parser.error("the database mode needs --database-url")
     concurrency = args.concurrency or 4 * args.workers
     print(machine())
     print(f"conditions: {args.workers} uvicorn workers (httptools, uvloop), {concurrency} "
           f"flows in flight, driver {args.driver_processes} processes on the same machine, "
-          f"{args.seconds:.0f} s a run", flush=True)
+          f"{args.seconds:.0f} s a run; server CPU is the uvicorn processes' only (not "
+          f"PostgreSQL's)", flush=True)
     figures: dict[str, list[float]] = {mode: [] for mode in modes}
     for run in range(1, args.runs + 1):
         for mode in figures:
             rate, per_cpu, p50 = measure(mode, workers=args.workers, seconds=args.seconds,
                                          concurrency=concurrency,
-                                         processes=args.driver_processes)
+                                         processes=args.driver_processes, database=database)
             figures[mode].append(per_cpu)
             print(f"  run {run}/{args.runs}, {mode}: {rate:.0f} flows/s, {per_cpu:.0f} flows "
                   f"per server CPU-s, p50 {p50:.1f} ms", flush=True)
