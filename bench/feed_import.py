@@ -10,8 +10,13 @@ backend's too), and the child's peak resident
 memory (``VmHWM``) with its value once 10% of the file was read (flat: the two agree).
 The summary gives medians over the runs.
 
+``--parse-floor`` instead measures, in this process, the CPU per student of reading the
+students file with lxml alone (``iterparse`` and ``clear``: the floor of any reader in this
+stack) against the importer's reader (``read_feed``'s fast path, records out, no store).
+
     python bench/feed_import.py --people 100000 [--store sqlite|postgres]
         [--postgres-url postgresql+psycopg://gar:gar@127.0.0.1:5432/gar_feed] [--runs 3]
+    python bench/feed_import.py --people 100000 --parse-floor
 """
 
 from __future__ import annotations
@@ -109,6 +114,41 @@ def one_run(folder: Path, url: str) -> dict[str, Any]:
     return figures
 
 
+def parse_floor(path: Path, runs: int = 3) -> None:
+    """Print the CPU per element of lxml alone and of the importer's reader (best of runs)."""
+    from lxml import etree
+
+    from broker.feed_parse import read_feed
+
+    def lxml_alone() -> int:
+        count = 0
+        for _event, element in etree.iterparse(str(path), tag="{*}GAREleve"):
+            element.clear()
+            while element.getprevious() is not None:  # the records before it, of any kind
+                del element.getparent()[0]  # type: ignore[union-attr]
+            count += 1
+        return count
+
+    def ours() -> int:
+        with path.open("rb") as stream:
+            _kind, _version, records = read_feed(stream)
+            return sum(1 for record in records if record.tag == "GAREleve")
+
+    figures = {}
+    for name, read in (("lxml alone (iterparse, clear)", lxml_alone),
+                       ("the importer's reader (records, no store)", ours)):
+        best, count = float("inf"), 0
+        for _ in range(runs):
+            started = time.process_time()
+            count = read()
+            best = min(best, time.process_time() - started)
+        figures[name] = best / count * 1e6
+        print(f"  {name}: {figures[name]:.1f} µs of CPU per student ({count} students, "
+              f"best of {runs})", flush=True)
+    print(f"SUMMARY: reading the students file costs {figures[next(iter(figures))]:.1f} µs per "
+          f"student with lxml alone, {list(figures.values())[1]:.1f} µs with the importer's reader")
+
+
 def _postgres_schema(url: str, schema: str, *, drop: bool) -> str:
     """A fresh schema on the server for one run (dropped afterwards); its URL."""
     from sqlalchemy import create_engine, text
@@ -135,6 +175,8 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=os.environ.get(
         "BENCH_POSTGRES_URL", "postgresql+psycopg://gar:gar@127.0.0.1:5432/gar_feed"))
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--parse-floor", action="store_true",
+                        help="only measure reading the students file (see above), no import")
     parser.add_argument("--one-run", nargs=2, metavar=("FOLDER", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_run:
@@ -152,6 +194,9 @@ def main() -> None:
               f" {sizes['teachers']} teachers: " + ", ".join(
                   f"{n} {(folder / f'{n}.xml').stat().st_size / 2**20:.0f} MiB" for n in FILES)
               + f" in {time.perf_counter() - started:.0f} s", flush=True)
+        if args.parse_floor:
+            parse_floor(folder / "eleves.xml")
+            return
         print(f"conditions: store {args.store}, {os.cpu_count()} CPUs, "
               f"load average {os.getloadavg()[0]:.1f} at start, Python {platform.python_version()},"
               f" one transaction per file, fresh database per run", flush=True)
