@@ -11,8 +11,9 @@ memory (``VmHWM``) with its value once 10% of the file was read (flat: the two a
 The summary gives medians over the runs.
 
 ``--parse-floor`` instead measures, in this process, the CPU per student of reading the
-students file with lxml alone (``iterparse`` and ``clear``: the floor of any reader in this
-stack) against the importer's reader (``read_feed``'s fast path, records out, no store).
+students file with lxml alone (``iterparse`` and ``clear``), then validating it against the
+XSD in C as the reader does (the floor of any reader in this stack that validates), against
+the importer's reader (``read_feed``'s fast path, records out, no store).
 
     python bench/feed_import.py --people 100000 [--store sqlite|postgres]
         [--postgres-url postgresql+psycopg://gar:gar@127.0.0.1:5432/gar_feed] [--runs 3]
@@ -118,11 +119,16 @@ def parse_floor(path: Path, runs: int = 3) -> None:
     """Print the CPU per element of lxml alone and of the importer's reader (best of runs)."""
     from lxml import etree
 
-    from broker.feed_parse import read_feed
+    from broker.feed_parse import _peek_variant, read_feed
+    from services.feed.schema import stream_schema
 
-    def lxml_alone() -> int:
+    with path.open("rb") as stream:
+        variant = _peek_variant(stream)
+
+    def lxml_alone(validating: bool) -> int:
         count = 0
-        for _event, element in etree.iterparse(str(path), tag="{*}GAREleve"):
+        schema = {"schema": stream_schema(variant)} if validating else {}
+        for _event, element in etree.iterparse(str(path), tag="{*}GAREleve", **schema):
             element.clear()
             while element.getprevious() is not None:  # the records before it, of any kind
                 del element.getparent()[0]  # type: ignore[union-attr]
@@ -135,7 +141,9 @@ def parse_floor(path: Path, runs: int = 3) -> None:
             return sum(1 for record in records if record.tag == "GAREleve")
 
     figures = {}
-    for name, read in (("lxml alone (iterparse, clear)", lxml_alone),
+    for name, read in (("lxml alone (iterparse, clear)", lambda: lxml_alone(False)),
+                       ("lxml validating against the XSD, as the reader does",
+                        lambda: lxml_alone(True)),
                        ("the importer's reader (records, no store)", ours)):
         best, count = float("inf"), 0
         for _ in range(runs):
@@ -145,8 +153,9 @@ def parse_floor(path: Path, runs: int = 3) -> None:
         figures[name] = best / count * 1e6
         print(f"  {name}: {figures[name]:.1f} µs of CPU per student ({count} students, "
               f"best of {runs})", flush=True)
-    print(f"SUMMARY: reading the students file costs {figures[next(iter(figures))]:.1f} µs per "
-          f"student with lxml alone, {list(figures.values())[1]:.1f} µs with the importer's reader")
+    alone, validating, reader = figures.values()
+    print(f"SUMMARY: reading the students file costs {alone:.1f} µs per student with lxml alone, "
+          f"{validating:.1f} µs validating, {reader:.1f} µs with the importer's reader")
 
 
 def _postgres_schema(url: str, schema: str, *, drop: bool) -> str:
