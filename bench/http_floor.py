@@ -69,6 +69,11 @@ def drive(base: str, threads: int, start_at: float, seconds: float) -> list[floa
     return latencies
 
 
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy URL as libpq takes it (``psycopg.connect``)."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
 def measure(mode: str, *, workers: int, seconds: float, concurrency: int,
             processes: int, database: str) -> tuple[float, float, float]:
     """One run of one mode: (flows/s, flows per server CPU-s, p50 latency in ms)."""
@@ -121,7 +126,7 @@ def main() -> None:
                         help="comma-separated, among plain, crypto, database, inline "
                              "(default: plain, crypto, and database with --database-url)")
     args = parser.parse_args()
-    database = args.database_url.replace("postgresql+psycopg://", "postgresql://")
+    database = libpq_url(args.database_url)
     modes = (args.modes.split(",") if args.modes
              else ["plain", "crypto"] + (["database"] if database else []))
     if set(modes) - {"plain", "crypto", "database", "inline"}:

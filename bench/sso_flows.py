@@ -9,6 +9,10 @@ PostgreSQL, starts ``uvicorn --workers N`` on it, and drives flows from other pr
 2. half that rate: flows started on a fixed schedule at half the full rate (the target
    regime: p99 under 50 ms).
 
+``--runs N`` repeats the full-rate run (the median one sets the half rate); ``--floor`` runs
+``http_floor.py``'s floor before each, with the same workers, load and duration, and prints
+the broker's flows per CPU-second as a share of the floor's, pair by pair.
+
 For each: flows/s, broker CPU-seconds (user + system of the uvicorn processes, from /proc,
 before and after), flows per broker CPU-second, and p50/p95/p99 of the broker's latency per
 flow (SSO request + ACS request). The driver shares the machine: its CPU time is printed too.
@@ -23,6 +27,7 @@ import argparse
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -209,6 +214,23 @@ def report(name: str, result: dict[str, float], protocol: str, target: str = "")
         print(f"  {result['late']} flows started more than 5 ms late (driver saturated)")
 
 
+def _floor_mode(args: argparse.Namespace) -> str:
+    """The floor the broker is set against: with its round trips on PostgreSQL (the database
+    mode needs a server), the stack and RSA work alone on SQLite."""
+    return "database" if args.store == "postgres" else "crypto"
+
+
+def _floor(args: argparse.Namespace, concurrency: int, processes: int) -> float:
+    """One run of ``http_floor.py``'s floor under the same workers, load and duration."""
+    from http_floor import libpq_url, measure
+
+    database = libpq_url(args.database_url) if args.store == "postgres" else ""
+    _rate, per_cpu, _p50 = measure(_floor_mode(args), workers=args.workers,
+                                   seconds=args.seconds, concurrency=concurrency,
+                                   processes=processes, database=database)
+    return per_cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -228,6 +250,13 @@ def main() -> None:
                         help="uvicorn's event loop (auto: uvloop, a dependency)")
     parser.add_argument("--protocol", default="saml", choices=("saml", "oidc"),
                         help="the provider's protocol toward the broker (sso_driver.FLOWS)")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="full-rate runs (the summary gives the median run)")
+    parser.add_argument("--floor", action="store_true",
+                        help="before each full-rate run, one run of http_floor.py's floor "
+                             "(database mode on PostgreSQL, crypto on SQLite) with the same "
+                             "workers, load and duration: the broker as a share of its stack's "
+                             "floor, a figure that travels between machines better than either")
     parser.add_argument("--py-spy", type=Path, metavar="FILE",
                         help="sample the broker with py-spy during the full-rate run (collapsed "
                              "stacks to FILE; summarise with bench/sso_profile.py --stacks FILE)")
@@ -287,13 +316,30 @@ def main() -> None:
                       "broker_pid": server.pid, "protocol": args.protocol}
             print("warm-up (5 s)…", flush=True)
             run(pool, threads=concurrency // processes, seconds=5, rate=None, **common)
-            print(f"full rate ({concurrency} in flight, {args.seconds:.0f} s)…", flush=True)
-            spy = py_spy(args.py_spy, server.pid, args.seconds) if args.py_spy else None
-            full = run(pool, threads=max(1, concurrency // processes), seconds=args.seconds,
-                       rate=None, **common)
-            report("full rate", full, args.protocol)
-            if spy is not None:
-                spy.wait(timeout=60)
+            fulls: list[dict[str, float]] = []
+            floors: list[float] = []
+            for number in range(1, args.runs + 1):
+                label = f"full rate, run {number}/{args.runs}" if args.runs > 1 else "full rate"
+                if args.floor:
+                    floors.append(_floor(args, concurrency, processes))
+                    print(f"{label}: the floor first ({_floor_mode(args)} mode of "
+                          f"http_floor.py): {floors[-1]:.0f} flows per server CPU-second",
+                          flush=True)
+                print(f"{label} ({concurrency} in flight, {args.seconds:.0f} s)…", flush=True)
+                spy = (py_spy(args.py_spy, server.pid, args.seconds)
+                       if args.py_spy and number == 1 else None)
+                fulls.append(run(pool, threads=max(1, concurrency // processes),
+                                 seconds=args.seconds, rate=None, **common))
+                report(label, fulls[-1], args.protocol)
+                if spy is not None:
+                    spy.wait(timeout=60)
+            full = sorted(fulls, key=lambda result: result["per_cpu"])[(len(fulls) - 1) // 2]
+            if floors:
+                ratios = [f["per_cpu"] / floor for f, floor in zip(fulls, floors, strict=True)]
+                print(f"against the floor: the broker at {statistics.median(ratios):.0%} of "
+                      f"the {_floor_mode(args)} floor, median of {len(ratios)} pairs ("
+                      + ", ".join(f"{r:.0%}" for r in ratios) + f"); floor median "
+                      f"{statistics.median(floors):.0f} flows per server CPU-second", flush=True)
             half_rate = full["rate"] / 2
             print(f"half rate ({half_rate:.1f} flows/s on a fixed schedule, "
                   f"{args.seconds:.0f} s)…", flush=True)
@@ -302,7 +348,9 @@ def main() -> None:
             report("half rate", half, args.protocol, target=" (target p99 < 50 ms)")
         print(f"summary: {args.protocol}, {args.store}, {args.workers} workers: "
               f"{full['rate']:.0f} flows/s, "
-              f"{full['per_cpu']:.0f} flows per broker CPU-s (target ≥ 300); at "
+              f"{full['per_cpu']:.0f} flows per broker CPU-s (target ≥ 300"
+              + (f"; {statistics.median(ratios):.0%} of the floor" if floors else "")
+              + f"{'; the median run of ' + str(len(fulls)) if len(fulls) > 1 else ''}); at "
               f"{half['rate']:.0f} flows/s p99 {percentile(half['latencies'], 99) * 1e3:.1f} ms"
               f" (target < 50 ms)")
     finally:
