@@ -2,7 +2,8 @@
 
 Serves ``floor_app.py`` with the broker's uvicorn settings (``--workers N``, httptools, uvloop,
 no access log) and drives "flows" of its two requests, shaped as the broker's SSO and ACS
-requests (sizes of query, form and answers), from other processes, as ``sso_flows.py`` does.
+requests (sizes of query, form and answers), from other processes, with ``sso_flows.py``'s
+own driver (its ``floor`` flow).
 Modes run alternately (``--runs`` each), each printing flows per server CPU-second:
 
 - ``plain``: uvicorn + FastAPI + HTTP, the endpoints doing nothing;
@@ -27,47 +28,15 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-from benchlib import ROOT, children, cpu_seconds, free_port, machine, percentile, wait_http
+from benchlib import ROOT, free_port, machine, percentile, wait_http
 
-QUERY = "SAMLRequest=" + "A" * 1100 + "&RelayState=" + "R" * 60 + "&SigAlg=x&Signature=" + "B" * 344
-FORM = {"SAMLResponse": "D" * 7600, "RelayState": "S" * 43}
-
-
-def drive(base: str, threads: int, start_at: float, seconds: float) -> list[float]:
-    """Run in a driver process: closed-loop clients; each flow's latency, in seconds."""
-    import httpx
-
-    latencies: list[float] = []
-    lock = threading.Lock()
-
-    def worker() -> None:
-        with httpx.Client(timeout=30.0) as client:
-            while time.time() < start_at:
-                time.sleep(0.001)
-            deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:
-                begin = time.perf_counter()
-                first = client.get(f"{base}/sso?{QUERY}")
-                second = client.post(f"{base}/acs", data=FORM)
-                if first.status_code != 303 or second.status_code != 200:
-                    raise RuntimeError(f"floor app answered {first.status_code}, "
-                                       f"{second.status_code}")
-                with lock:
-                    latencies.append(time.perf_counter() - begin)
-
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    return latencies
-
+BENCH = Path(__file__).resolve().parent
 
 def libpq_url(url: str) -> str:
     """A SQLAlchemy URL as libpq takes it (``psycopg.connect``)."""
@@ -76,39 +45,43 @@ def libpq_url(url: str) -> str:
 
 def measure(mode: str, *, workers: int, seconds: float, concurrency: int,
             processes: int, database: str) -> tuple[float, float, float]:
-    """One run of one mode: (flows/s, flows per server CPU-s, p50 latency in ms)."""
+    """One run of one mode: (flows/s, flows per server CPU-s, p50 latency in ms), driven by
+    ``sso_flows.run`` with the driver's ``floor`` flow, as the broker is."""
+    from unittest import mock
+
+    from sso_flows import _peers, run
+
     port = free_port()
     env = {**os.environ, "GAR_FLOOR_MODE": "plain" if mode == "inline" else mode,
            "GAR_FLOOR_INLINE": "1" if mode == "inline" else "0", "GAR_FLOOR_DATABASE": database}
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "uvicorn", "--factory", "floor_app:create_app",
-         "--app-dir", str(Path(__file__).resolve().parent), "--host", "127.0.0.1",
+         "--app-dir", str(BENCH), "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers), "--no-access-log",
          "--log-level", "warning"], cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{base}/health")
-        time.sleep(1.0)  # every worker up
-        with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
-            threads = max(1, concurrency // processes)
-            warm = [pool.submit(drive, base, threads, time.time() + 0.5, 2.0)
-                    for _ in range(processes)]
-            for future in warm:
-                future.result()
-            pids = children(server.pid)
-            start_at = time.time() + 1.0
-            futures = [pool.submit(drive, base, threads, start_at, seconds)
-                       for _ in range(processes)]
-            while time.time() < start_at:
-                time.sleep(0.001)
-            cpu0, wall0 = cpu_seconds(pids), time.monotonic()
-            latencies = [x for f in futures for x in f.result()]
-            cpu1, wall1 = cpu_seconds(pids), time.monotonic()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    flows = len(latencies)
-    return flows / (wall1 - wall0), flows / (cpu1 - cpu0), percentile(latencies, 50) * 1e3
+    with tempfile.TemporaryDirectory(prefix="bench-floor-") as work:
+        # The driver's peers come from the testbed's settings: its base URL is this server.
+        driver_env = {"GAR_DATA_DIR": work, "GAR_BROKER_PORT": str(port),
+                      "GAR_HOST": "127.0.0.1",
+                      "PYTHONPATH": os.pathsep.join([str(BENCH), str(ROOT)])}
+        with mock.patch.dict(os.environ, driver_env):
+            _peers()  # their keys and secrets made here, once, not by two drivers at a time
+        try:
+            wait_http(f"http://127.0.0.1:{port}/health")
+            time.sleep(1.0)  # every worker up
+            with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+                common = {"processes": processes, "threads": max(1, concurrency // processes),
+                          "rate": None, "env": driver_env, "subjects": [("floor", "floor")],
+                          "broker_pid": server.pid, "protocol": "floor"}
+                run(pool, seconds=2.0, **common)  # warm-up
+                result = run(pool, seconds=seconds, **common)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    if result["ok"] != result["flows"]:
+        raise RuntimeError(f"the floor app failed flows: {result['errors']}")
+    latencies: list[float] = result["latencies"]  # type: ignore[assignment]
+    return result["rate"], result["per_cpu"], percentile(latencies, 50) * 1e3
 
 
 def main() -> None:

@@ -185,14 +185,33 @@ def _check_saml_answer(page: str, peers: Peers, request_id: str) -> str | None:
     return None
 
 
+#: What ``floor_flow`` sends: the sizes of a SAML login's query string and posted form.
+FLOOR_QUERY = ("SAMLRequest=" + "A" * 1100 + "&RelayState=" + "R" * 60 + "&SigAlg=x&Signature="
+               + "B" * 344)
+FLOOR_FORM = {"SAMLResponse": "D" * 7600, "RelayState": "S" * 43}
+
+
+def floor_flow(client: httpx.Client, peers: Peers, subject: Subject) -> Flow:
+    """``http_floor.py``'s app in the broker's place: two requests shaped as the SSO and ACS
+    requests, answered with nothing behind them (the subject is not used)."""
+    first, t1 = _timed(lambda: client.get(f"{peers.broker_base}/sso?{FLOOR_QUERY}"))
+    if first.status_code != 303:
+        return Flow(False, (t1,), f"sso {first.status_code}")
+    second, t2 = _timed(lambda: client.post(f"{peers.broker_base}/acs", data=FLOOR_FORM))
+    ok = second.status_code == 200
+    return Flow(ok, (t1, t2), "" if ok else f"acs {second.status_code}")
+
+
 #: The broker requests each flow times, in order.
 STEPS: dict[str, tuple[str, ...]] = {
     "saml": ("SSO", "ACS"),
     "oidc": ("authorize", "ACS", "token", "userinfo"),
+    "floor": ("SSO", "ACS"),
 }
 
-#: Downstream protocol name → flow function.
+#: Downstream protocol name → flow function ("floor": not the broker, see floor_flow).
 FLOWS: dict[str, Callable[[httpx.Client, Peers, Subject], Flow]] = {
     "saml": saml_sp_initiated,
     "oidc": oidc_code_flow,
+    "floor": floor_flow,
 }
