@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from broker.domain import Grant, PersonView, Refusal
 from broker.licences import held_subscriptions
-from broker.models import Assignment, Provider, Resource, Subscription
+from broker.models import Assignment, Provider, Resource, Subscription, table
 from broker.resource_families import subscribed_ids
 from services.attributes import audience_of, normalise_profile
 
@@ -220,15 +220,16 @@ def reaching(person: PersonView, uai: str) -> dict[str, Any]:
 #: a subscription expect. Filtered in SQL (a subscription may carry an assignment per pupil of
 #: the establishment), and shared by the access decision and the mediacentre list, so they
 #: cannot disagree.
+_ASSIGNMENTS = table(Assignment).c  # REACHES on the table: the mediacentre list's Core statement
 REACHES = or_(
-    and_(Assignment.target_kind == "person",
-         Assignment.target_value == bindparam("reached_person")),
-    and_(Assignment.target_kind == "profile",
-         func.lower(func.trim(Assignment.target_value)) == bindparam("reached_profile")),
-    and_(Assignment.target_kind == "division",
-         Assignment.target_value.in_(bindparam("reached_divisions", expanding=True))),
-    and_(Assignment.target_kind == "group",
-         Assignment.target_value.in_(bindparam("reached_groups", expanding=True))),
+    and_(_ASSIGNMENTS.target_kind == "person",
+         _ASSIGNMENTS.target_value == bindparam("reached_person")),
+    and_(_ASSIGNMENTS.target_kind == "profile",
+         func.lower(func.trim(_ASSIGNMENTS.target_value)) == bindparam("reached_profile")),
+    and_(_ASSIGNMENTS.target_kind == "division",
+         _ASSIGNMENTS.target_value.in_(bindparam("reached_divisions", expanding=True))),
+    and_(_ASSIGNMENTS.target_kind == "group",
+         _ASSIGNMENTS.target_value.in_(bindparam("reached_groups", expanding=True))),
 )
 _REACHING_ASSIGNMENTS = (
     select(Assignment)

@@ -32,6 +32,7 @@ from broker.models import (
     PersonSubject,
     RespAff,
     Subject,
+    table,
 )
 from services.attributes import normalise_profile
 
@@ -156,19 +157,22 @@ def _person_facts() -> CompoundSelect[Any]:
 
     pk = bindparam("pk", type_=Integer)
     nothing = cast(null(), String)
+    profiles, groups, members = table(PersonProfile), table(Group), table(GroupMember)
+    levels, subjects, taught = table(PersonLevel), table(Subject), table(PersonSubject)
+    respaff = table(RespAff)
     return union_all(
-        select(kind("profile"), PersonProfile.uai, PersonProfile.profile, nothing, nothing)
-        .where(PersonProfile.person_pk == pk),
-        select(kind("group"), Group.uai, Group.code, Group.label, Group.status)
-        .join(GroupMember, GroupMember.group_id == Group.id)
-        .where(GroupMember.person_pk == pk),
-        select(kind("level"), PersonLevel.uai, PersonLevel.mefstat4, nothing, nothing)
-        .where(PersonLevel.person_pk == pk),
-        select(kind("subject"), Subject.uai, Subject.code, nothing, nothing)
-        .join(PersonSubject, PersonSubject.subject_id == Subject.id)
-        .where(PersonSubject.person_pk == pk),
-        select(kind("respaff"), RespAff.uai, nothing, nothing, nothing)
-        .where(RespAff.person_pk == pk),
+        select(kind("profile"), profiles.c.uai, profiles.c.profile, nothing, nothing)
+        .where(profiles.c.person_pk == pk),
+        select(kind("group"), groups.c.uai, groups.c.code, groups.c.label, groups.c.status)
+        .join(members, members.c.group_id == groups.c.id)
+        .where(members.c.person_pk == pk),
+        select(kind("level"), levels.c.uai, levels.c.mefstat4, nothing, nothing)
+        .where(levels.c.person_pk == pk),
+        select(kind("subject"), subjects.c.uai, subjects.c.code, nothing, nothing)
+        .join(taught, taught.c.subject_id == subjects.c.id)
+        .where(taught.c.person_pk == pk),
+        select(kind("respaff"), respaff.c.uai, nothing, nothing, nothing)
+        .where(respaff.c.person_pk == pk),
     )
 
 

@@ -33,6 +33,7 @@ from broker.models import (
     Person,
     PersonProfile,
     Subscription,
+    table,
 )
 from services.attributes import AUDIENCES, audience_of, normalise_profile
 
@@ -290,8 +291,9 @@ def held_subscriptions(session: Session, person_pk: int,
 
 #: The subscriptions the person ``:person_pk`` holds a licence of, as a statement to run or to
 #: embed (the mediacentre list filters on it in SQL rather than in a second round trip).
-HELD = select(LicenceAllocation.subscription_id).where(
-    LicenceAllocation.person_pk == bindparam("person_pk"), LicenceAllocation.released_at.is_(None)
+_ALLOCATIONS = table(LicenceAllocation).c  # on the table: the mediacentre list's Core statement
+HELD = select(_ALLOCATIONS.subscription_id).where(
+    _ALLOCATIONS.person_pk == bindparam("person_pk"), _ALLOCATIONS.released_at.is_(None)
 )
 
 

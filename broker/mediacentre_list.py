@@ -37,7 +37,15 @@ from broker.access import REACHES, reaching
 from broker.directory import OF_ENT, load_person
 from broker.domain import PersonView
 from broker.licences import HELD
-from broker.models import Assignment, Establishment, Person, Provider, Resource, Subscription
+from broker.models import (
+    Assignment,
+    Establishment,
+    Person,
+    Provider,
+    Resource,
+    Subscription,
+    table,
+)
 from services.attributes import audience_of
 from services.scolomfr import VOCABULARIES, Term, terms
 
@@ -163,10 +171,13 @@ _ESTABLISHMENT_AND_PERSON = (
     .outerjoin(Person, OF_ENT)
     .where(Establishment.uai == bindparam("uai"))
 )
+# The list's statements are built on the tables (broker.models.table): Core, no ORM layer.
+_SUBSCRIPTION, _RESOURCE, _PROVIDER = table(Subscription).c, table(Resource).c, table(Provider).c
+_ASSIGNMENT = table(Assignment).c
 _SUBSCRIPTIONS = select(
-    Subscription.id, Subscription.resource_id, Subscription.type, Subscription.start_at,
-    Subscription.end_at, cast(Subscription.audience, Text).label("audience"),
-).where(Subscription.uai == bindparam("uai"), Subscription.deleted.is_(False))
+    _SUBSCRIPTION.id, _SUBSCRIPTION.resource_id, _SUBSCRIPTION.type, _SUBSCRIPTION.start_at,
+    _SUBSCRIPTION.end_at, cast(_SUBSCRIPTION.audience, Text).label("audience"),
+).where(_SUBSCRIPTION.uai == bindparam("uai"), _SUBSCRIPTION.deleted.is_(False))
 
 
 def _candidates() -> CompoundSelect[Any]:
@@ -175,21 +186,22 @@ def _candidates() -> CompoundSelect[Any]:
     One ``UNION ALL`` (duplicates dropped by the caller) rather than one ``WHERE`` with ``OR``:
     PostgreSQL answers the ``OR`` of two subqueries with a scan of the whole catalogue.
     """
+    resource, provider, subscription = _RESOURCE, _PROVIDER, _SUBSCRIPTION
     described = select(
-        Resource.id, Resource.title, Resource.editor_id, Resource.editor_name,
-        Provider.distributor_id, Resource.thumbnail_url, Resource.presentation,
-        Resource.delivery, Resource.family_id,
+        resource.id, resource.title, resource.editor_id, resource.editor_name,
+        provider.distributor_id, resource.thumbnail_url, resource.presentation,
+        resource.delivery, resource.family_id,
         *(cast(column, Text).label(column.key) for column in (
-            Resource.levels, Resource.subjects, Resource.pedagogical_types,
-            Resource.document_types)),
-    ).join(Provider, Provider.id == Resource.provider_id)
-    establishment = (Subscription.uai == bindparam("uai"), Subscription.deleted.is_(False))
+            resource.levels, resource.subjects, resource.pedagogical_types,
+            resource.document_types)),
+    ).join(table(Provider), provider.id == resource.provider_id)
+    establishment = (subscription.uai == bindparam("uai"), subscription.deleted.is_(False))
     return union_all(
-        described.where(Resource.delivery == "automatic", Resource.displayable.is_(True)),
-        described.join(Subscription, Subscription.resource_id == Resource.id)
-        .where(*establishment, Resource.displayable.is_(True)),
-        described.join(Subscription, Subscription.resource_id == Resource.family_id)
-        .where(*establishment, Resource.displayable.is_(True)),
+        described.where(resource.delivery == "automatic", resource.displayable.is_(True)),
+        described.join(table(Subscription), subscription.resource_id == resource.id)
+        .where(*establishment, resource.displayable.is_(True)),
+        described.join(table(Subscription), subscription.resource_id == resource.family_id)
+        .where(*establishment, resource.displayable.is_(True)),
     )
 
 
@@ -197,8 +209,8 @@ _CANDIDATES = _candidates()
 # The establishment's subscriptions with an assignment reaching the person and a licence the
 # person holds: the access decision's two tests (broker.access, broker.licences), in one trip.
 _REACHED_AND_HELD = (
-    select(Subscription.id)
-    .join(Assignment, Assignment.subscription_id == Subscription.id)
-    .where(Subscription.uai == bindparam("uai"), REACHES, Subscription.id.in_(HELD))
+    select(_SUBSCRIPTION.id)
+    .join(table(Assignment), _ASSIGNMENT.subscription_id == _SUBSCRIPTION.id)
+    .where(_SUBSCRIPTION.uai == bindparam("uai"), REACHES, _SUBSCRIPTION.id.in_(HELD))
     .distinct()
 )

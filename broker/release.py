@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from broker.domain import Grant, PersonView, Release
-from broker.models import ResourceAttribute
+from broker.models import ResourceAttribute, table
 from services.attributes import ALLOWED, CATALOGUE, normalise_profile
 
 IDO_SCOPES = ("provider", "global")
@@ -80,10 +80,11 @@ def release(
     return Release(attributes=attributes)
 
 
-_DECLARED = (  # built once: every login runs it
-    select(ResourceAttribute.code)
-    .where(ResourceAttribute.resource_id == bindparam("resource_id"))
-    .order_by(ResourceAttribute.code)
+_ATTRIBUTES = table(ResourceAttribute).c
+_DECLARED = (  # built once, on the table: every login runs it
+    select(_ATTRIBUTES.code)
+    .where(_ATTRIBUTES.resource_id == bindparam("resource_id"))
+    .order_by(_ATTRIBUTES.code)
 )
 
 

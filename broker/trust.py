@@ -16,7 +16,7 @@ from cryptography import x509
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from broker.models import Peer
+from broker.models import Peer, table
 from services.saml.metadata import EntityMetadata, parse_metadata
 
 MAX_METADATA_BYTES = 1_048_576
@@ -25,8 +25,9 @@ _parsed: dict[str, EntityMetadata] = {}
 _parsed_lock = Lock()
 # Built once: a login reads a peer twice, and building the statement (and its cache key)
 # cost more than running it.
-_PEER = select(Peer.metadata_xml, Peer.allow_sha1).where(
-    Peer.entity_id == bindparam("entity_id")
+_PEERS = table(Peer).c
+_PEER = select(_PEERS.metadata_xml, _PEERS.allow_sha1).where(
+    _PEERS.entity_id == bindparam("entity_id")
 )
 
 

@@ -19,7 +19,7 @@ from broker import state as login_state
 from broker.domain import Authentication
 from broker.errors import FlowError
 from broker.flow import Broker
-from broker.models import LoginState, OidcProvider, Peer
+from broker.models import LoginState, OidcProvider, Peer, table
 from services import web
 
 SERVICE_NAME = "GAR — gestionnaire d'accès aux ressources (banc d'essai)"
@@ -51,11 +51,12 @@ def check_fresh(state: LoginState, auth: Authentication, skew: timedelta) -> Non
 # no peer's metadata read but the one the person is sent to. When there is one candidate only
 # (the usual case: it is then not asked to choose), its row comes back in the same statement
 # (``count(*) OVER ()``), which spares the SELECT of the peer that followed.
+_PEERS, _OIDC_PROVIDERS = table(Peer).c, table(OidcProvider).c
 _CANDIDATES = union_all(
-    select(literal("saml").label("protocol"), Peer.entity_id.label("name"),
-           Peer.metadata_xml.label("metadata_xml"), Peer.allow_sha1.label("allow_sha1"))
-    .where(Peer.role.in_(trust.IDP_ROLES)),
-    select(literal("oidc").label("protocol"), OidcProvider.issuer.label("name"),
+    select(literal("saml").label("protocol"), _PEERS.entity_id.label("name"),
+           _PEERS.metadata_xml.label("metadata_xml"), _PEERS.allow_sha1.label("allow_sha1"))
+    .where(_PEERS.role.in_(trust.IDP_ROLES)),
+    select(literal("oidc").label("protocol"), _OIDC_PROVIDERS.issuer.label("name"),
            cast(null(), Text).label("metadata_xml"), cast(null(), Boolean).label("allow_sha1")),
 ).subquery()
 _ALONE = func.count().over() == 1

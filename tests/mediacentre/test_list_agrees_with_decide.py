@@ -21,6 +21,7 @@ from broker.mediacentre_list import openable
 from broker.models import Assignment, Person, Resource, Subscription
 from services.dataset import COLLEGE_UAI, LYCEE_UAI, Dataset
 from tests.mediacentre.conftest import TODAY
+from tests.orm_layer import column_reads, orm_statements
 
 MATHS, DICTIONARY, CIVICS, EXPIRED, TEACHERS, ATLAS = (
     "ark:/99999/r10001", "ark:/99999/r10002", "ark:/99999/r10003", "ark:/99999/r10004",
@@ -73,6 +74,22 @@ def test_an_assigned_pupil_sees_assigned_establishment_wide_and_automatic_resour
 ) -> None:
     listed = _listed(session, _person_id(academy, "eleve.assigne"), COLLEGE_UAI)
     assert listed == {MATHS, DICTIONARY, CIVICS, ATLAS, CAS_ATLAS}
+
+
+def test_the_list_sends_through_the_orm_only_the_statements_that_load_objects(
+    session: Session, academy: Dataset
+) -> None:
+    """Its subscriptions, candidates and reached-and-held subscriptions are Core statements
+    (``broker.models.table``): the ENTs ask for the list on every portal page."""
+    pk = session.scalar(select(Person.id).where(
+        Person.person_id == _person_id(academy, "eleve.assigne")))
+    assert pk is not None
+    person = load_person(session, pk)
+    with orm_statements() as seen:
+        listed = openable(session, person, COLLEGE_UAI, today=TODAY)
+
+    assert MATHS in {item.id for item in listed}  # granted by an assignment: every statement ran
+    assert column_reads(seen) == []
 
 
 def test_an_expired_subscription_and_another_audiences_resource_are_not_listed(
