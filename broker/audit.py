@@ -27,13 +27,13 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from broker.domain import Authentication, Grant, Refusal, Release
-from broker.models import AuditHead, AuditPurgePermit, AuditRecord
+from broker.models import AuditHead, AuditPurgePermit, AuditRecord, table
 
 GENESIS = "0" * 64
 _HEAD_ID = 1
@@ -186,8 +186,8 @@ def record(
     return entry
 
 
-_RECORDS = cast(Table, AuditRecord.__table__)
-_HEAD = cast(Table, AuditHead.__table__)
+_RECORDS = table(AuditRecord)
+_HEAD = table(AuditHead)
 _RECORD_COLUMNS = tuple(c.key for c in _RECORDS.columns if c.key != "id")
 
 # The append's statements, built once on the tables (Core: no ORM bulk-update machinery), with

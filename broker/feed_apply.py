@@ -52,10 +52,10 @@ _LINK_TAGS = {"person_mefs": "GARPersonMEF", "person_subjects": "GAREleveEnseign
               "taught_group": "GAREnsGroupeMatiere", "taught_class": "GAREnsClasseMatiere"}
 KEYED_IN_SQL = frozenset(_LINK_TAGS.values())
 _KEYED_ENTITIES = ", ".join(f"'{entity}'" for entity in _LINK_TAGS)
-PERSONS: Table = m.Person.__table__  # type: ignore[assignment]
-PROFILES: Table = m.PersonProfile.__table__  # type: ignore[assignment]
-DISCIPLINES: Table = m.PersonDiscipline.__table__  # type: ignore[assignment]
-GROUPS: Table = m.Group.__table__  # type: ignore[assignment]
+PERSONS = m.table(m.Person)
+PROFILES = m.table(m.PersonProfile)
+DISCIPLINES = m.table(m.PersonDiscipline)
+GROUPS = m.table(m.Group)
 _PERSON_FIELDS = ("person_id", "ent_id", "join_key", "last_name", "first_name", "civility",
                   "birth_date", "emails")
 _PERSON_COLUMNS = (PERSONS.c.id, *(PERSONS.c[name] for name in _PERSON_FIELDS))

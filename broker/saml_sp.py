@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import Label
 
@@ -18,7 +18,7 @@ from broker import endpoints, trust
 from broker import state as login_state
 from broker.domain import Authentication
 from broker.errors import FlowError
-from broker.models import LoginState, Peer
+from broker.models import LoginState, Peer, table
 from services.keys import KeyPair
 from services.saml import bindings, build
 from services.saml.constants import BINDING_REDIRECT
@@ -54,7 +54,7 @@ def redirect_to_idp(
     )
 
 
-_STATES = cast(Table, LoginState.__table__)
+_STATES = table(LoginState)
 
 
 def _of_the_idp(column: InstrumentedAttribute[Any]) -> Label[Any]:

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningUpdate
 
-from broker.models import ConsumedAssertion, LoginState
+from broker.models import ConsumedAssertion, LoginState, table
 
 # Built once: each login runs these, and building a statement (and its cache key) cost more
 # than running it.
 _STATE = select(LoginState).where(LoginState.id == bindparam("id"))
-_LOGIN_STATES = cast(Table, LoginState.__table__)
+_LOGIN_STATES = table(LoginState)
 # The consumption (SAML ACS, OIDC callback): the state is marked used and its row comes back
 # in one round trip. Core, not ORM: no identity-map bookkeeping for a row used once.
 # (``RETURNING`` on UPDATE: PostgreSQL, and SQLite from 3.35.) A caller may return more with
@@ -38,7 +38,7 @@ TAKE = (
 )
 _COLUMNS = tuple(column.key for column in _LOGIN_STATES.c)
 _SAVE = insert(_LOGIN_STATES)
-_CONSUMED = cast(Table, ConsumedAssertion.__table__)
+_CONSUMED = table(ConsumedAssertion)
 # On the table, not the mapped class: a Core INSERT skips the ORM's bulk-insert path (its
 # per-call bookkeeping cost about 3x the statement itself here), and nothing is loaded back.
 _REMEMBER = {
