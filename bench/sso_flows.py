@@ -261,6 +261,8 @@ def main() -> None:
                         help="sample the broker with py-spy during the full-rate run (collapsed "
                              "stacks to FILE; summarise with bench/sso_profile.py --stacks FILE)")
     args = parser.parse_args()
+    if args.floor and args.protocol != "saml":
+        parser.error("--floor: the floor is a SAML login's (http_floor.py); use it with saml")
     concurrency = args.concurrency or 4 * args.workers
     processes = max(1, min(args.driver_processes, concurrency))
 
