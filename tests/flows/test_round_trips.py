@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from services import dataset
+from services.conformance.forge import Pending
 from services.settings import Settings
 from tests.flows import forge
 from tests.orm_layer import column_reads, orm_statements
@@ -48,6 +49,18 @@ def statements() -> Iterator[Statements]:
         event.remove(Engine, "before_cursor_execute", recorder)
 
 
+async def _answer(browser: httpx.AsyncClient, settings: Settings,
+                  pending: Pending) -> httpx.Response:
+    """The identity provider's signed answer for the assigned pupil, posted to the ACS."""
+    person_id = next(p.person_id for p in dataset.build(provider_base=settings.provider_base
+                                                        ).persons if p.login == "eleve.assigne")
+    signed = forge.sign(forge.assertion(settings, pending, forge.ent_attributes(person_id)),
+                        forge.idp_key(settings))
+    return await browser.post(pending.acs_url, data={
+        "SAMLResponse": forge.encode(forge.response(settings, pending, signed)),
+        "RelayState": pending.relay_state})
+
+
 def _peer_reads(sent: list[str]) -> int:
     """Statements that read one peer's row by its entity id (``trust._PEER``)."""
     return sum(s.startswith("SELECT peers.metadata_xml, peers.allow_sha1 FROM peers") for s in sent)
@@ -77,15 +90,8 @@ async def test_the_acs_reads_no_peer_row_of_its_own(
 ) -> None:
     """The identity provider's row comes back with the login state the ACS consumes."""
     pending = await forge.start(browser, testbed_settings, "manuel-maths-4e")
-    person_id = next(p.person_id for p in dataset.build(provider_base=testbed_settings.provider_base
-                                                        ).persons if p.login == "eleve.assigne")
-    key = forge.idp_key(testbed_settings)
-    signed = forge.sign(forge.assertion(testbed_settings, pending, forge.ent_attributes(person_id)),
-                        key)
     statements.take()
-    page = await browser.post(pending.acs_url, data={
-        "SAMLResponse": forge.encode(forge.response(testbed_settings, pending, signed)),
-        "RelayState": pending.relay_state})
+    page = await _answer(browser, testbed_settings, pending)
     assert page.status_code == 200
     assert _peer_reads(statements.take()) == 0
 
@@ -95,16 +101,9 @@ async def test_a_login_sends_through_the_orm_only_the_statements_that_load_objec
 ) -> None:
     """Column reads (the peer, the identity providers, the person's facts, the declared
     attributes) are Core statements on the tables (``broker.models.table``)."""
-    person_id = next(p.person_id for p in dataset.build(provider_base=testbed_settings.provider_base
-                                                        ).persons if p.login == "eleve.assigne")
-    key = forge.idp_key(testbed_settings)
     with orm_statements() as seen:
         pending = await forge.start(browser, testbed_settings, "manuel-maths-4e")
-        signed = forge.sign(
-            forge.assertion(testbed_settings, pending, forge.ent_attributes(person_id)), key)
-        page = await browser.post(pending.acs_url, data={
-            "SAMLResponse": forge.encode(forge.response(testbed_settings, pending, signed)),
-            "RelayState": pending.relay_state})
+        page = await _answer(browser, testbed_settings, pending)
 
     assert page.status_code == 200
     assert seen, "a login loads the resource and the person as objects"
