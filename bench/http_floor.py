@@ -38,6 +38,7 @@ from benchlib import ROOT, free_port, machine, percentile, wait_http
 
 BENCH = Path(__file__).resolve().parent
 
+
 def libpq_url(url: str) -> str:
     """A SQLAlchemy URL as libpq takes it (``psycopg.connect``)."""
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
